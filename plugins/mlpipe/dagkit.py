@@ -1,0 +1,64 @@
+"""What every DAG shares: default args (retries with exponential backoff, timeouts, owner), DAG keywords,
+and the Assets that connect the DAGs into one graph in the Airflow UI. Imports only the light airflow.sdk."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from airflow.sdk import Asset
+
+from mlpipe.config import PipelineConfig
+from mlpipe.lake import LakeLayout
+
+RETRY_BACKOFF_MULTIPLIER = 2.0
+
+
+def default_args(cfg: PipelineConfig) -> dict[str, Any]:
+    d = cfg.dag
+    return {
+        "owner": d.owner,
+        "retries": d.retries,
+        "retry_delay": dt.timedelta(seconds=d.retry_delay_seconds),
+        "retry_exponential_backoff": RETRY_BACKOFF_MULTIPLIER,
+        "max_retry_delay": dt.timedelta(seconds=d.max_retry_delay_seconds),
+        "execution_timeout": dt.timedelta(minutes=d.execution_timeout_minutes),
+    }
+
+
+def dag_kwargs(cfg: PipelineConfig, *, doc_md: str | None, tags: list[str]) -> dict[str, Any]:
+    """Keyword arguments for ``DAG(...)`` shared by every pipeline DAG."""
+    d = cfg.dag
+    return {
+        "start_date": dt.datetime.combine(d.start_date, dt.time(), tzinfo=dt.UTC),
+        "catchup": False,
+        "max_active_runs": d.max_active_runs,
+        "dagrun_timeout": dt.timedelta(minutes=d.dagrun_timeout_minutes),
+        "default_args": default_args(cfg),
+        "doc_md": doc_md,
+        "tags": ["mlpipe", f"stack:{cfg.stack}", f"env:{cfg.environment}", *tags],
+        "params": {},
+    }
+
+
+def lake(cfg: PipelineConfig) -> LakeLayout:
+    return LakeLayout.from_config(cfg)
+
+
+def bronze_asset(cfg: PipelineConfig, source: str, table: str) -> Asset:
+    return Asset(name=f"bronze.{source}.{table}", uri=lake(cfg).bronze(source, table), group="bronze")
+
+
+def source_tables(cfg: PipelineConfig) -> list[tuple[str, str]]:
+    """(source, table) for every table every source lands in bronze."""
+    pairs: list[tuple[str, str]] = []
+    for src in cfg.sources:
+        if src.kind == "database":
+            pairs.extend((src.name, t.name) for t in src.tables)
+        else:
+            pairs.append((src.name, src.table))
+    return pairs
+
+
+def bronze_assets(cfg: PipelineConfig) -> dict[tuple[str, str], Asset]:
+    return {pair: bronze_asset(cfg, *pair) for pair in source_tables(cfg)}

@@ -1,0 +1,1 @@
+"""Local-stack engines that stand in for AWS services (no Airflow imports)."""

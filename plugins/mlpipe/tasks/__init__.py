@@ -1,0 +1,1 @@
+"""Task bodies shared by both stacks (they reach stack-specific parts through :mod:`mlpipe.stacks`)."""
