@@ -20,7 +20,9 @@ in ``blank_lines``. Whatever happens, ``rows_in == rows_out + rows_quarantined``
 from __future__ import annotations
 
 import csv
+import io
 import json
+import operator
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -219,78 +221,98 @@ def _json_problem(text: str, required: tuple[str, ...]) -> tuple[str, str] | Non
 
 
 def _split_csv(src: Path, out: IO[bytes], rejects: _Rejects, required: tuple[str, ...], res: SplitResult) -> None:
-    physical: list[str] = []  # the physical lines of the record csv.reader is assembling (its raw text)
-
-    def lines(fh: IO[str]) -> Iterator[str]:
-        first = True
-        for line in fh:
-            if first:
-                line, first = line.removeprefix(_BOM), False
-            physical.append(line)
-            yield line
-
     rows_in = rows_out = blank = 0
-    reasons = res.reasons
+    text_out = io.TextIOWrapper(out, encoding="utf-8", newline="")  # encodes in bulk, not row by row
+    reasons, write = res.reasons, text_out.write
     try:
         with open(src, encoding="utf-8", newline="", buffering=_BUFFER) as fh:
-            reader = csv.reader(lines(fh))
-            header: list[str] | None = None
-            for row in reader:  # the header is the first non-blank record
+            records = _csv_records(fh)
+            raw_header, header = "", []  # the header is the first non-blank record
+            for _, raw, row in records:
                 if row:
-                    header = row
+                    raw_header, header = raw, row
                     break
                 blank += 1
-                physical.clear()
-            if header is None:
+            if not header:
                 raise _FileRejected("empty_file", _empty_reason(src, blank), 0)
+            if isinstance(header, str):
+                rows = sum(1 for _, _, row in records if row)
+                raise _FileRejected("csv_header", f"unreadable CSV header: {header}", rows)
             missing = [name for name in required if name not in header]
             if missing:
-                rows = sum(1 for row in reader if row)
+                rows = sum(1 for _, _, row in records if row)
                 raise _FileRejected("missing_columns", _missing_columns_reason(missing, header), rows)
-            raw_header = "".join(physical)
             eol = "\r\n" if raw_header.endswith("\r\n") else "\n"
-            out.write(_terminated(raw_header, eol).encode("utf-8"))
-            physical.clear()
-            width, positions = len(header), [(name, header.index(name)) for name in required]
-            while True:
-                lineno = reader.line_num + 1
-                try:
-                    row = next(reader)
-                except StopIteration:
-                    break
-                except csv.Error as exc:
-                    rows_in += 1
-                    code, reason = "csv_error", f"CSV parse error: {exc}"
+            write(raw_header if raw_header.endswith("\n") else raw_header + eol)
+            width = len(header)
+            required_values = _getter([header.index(name) for name in required])
+            for lineno, raw, row in records:
+                if not row:
+                    blank += 1
+                    continue
+                rows_in += 1
+                if isinstance(row, str):
+                    code, reason = "csv_error", f"CSV parse error: {row}"
+                elif len(row) != width:
+                    code, reason = "csv_field_count", f"CSV row has {len(row)} fields but the header has {width}"
+                elif "" not in required_values(row):
+                    write(raw if raw.endswith("\n") else raw + eol)
+                    rows_out += 1
+                    continue
                 else:
-                    if not row:
-                        blank += 1
-                        physical.clear()
-                        continue
-                    rows_in += 1
-                    code = reason = ""
-                    if len(row) != width:
-                        code, reason = "csv_field_count", f"CSV row has {len(row)} fields but the header has {width}"
-                    else:
-                        for name, i in positions:
-                            if not row[i].strip():
-                                code, reason = f"null_field:{name}", f"null required field '{name}' (empty value)"
-                                break
-                    if not code:
-                        out.write(_terminated("".join(physical), eol).encode("utf-8"))
-                        physical.clear()
-                        rows_out += 1
-                        continue
+                    name = next(name for name in required if not row[header.index(name)])
+                    code, reason = f"null_field:{name}", f"null required field '{name}' (empty value)"
                 reasons[code] += 1
-                rejects.write(lineno, code, reason, "".join(physical).rstrip("\r\n"))
-                physical.clear()
+                rejects.write(lineno, code, reason, raw.rstrip("\r\n"))
     except UnicodeDecodeError:
         raise _locate_bad_utf8(src) from None
+    finally:
+        text_out.flush()
+        text_out.detach()
     res.rows_in, res.rows_out, res.rows_quarantined, res.blank_lines = rows_in, rows_out, rows_in - rows_out, blank
 
 
-def _terminated(text: str, eol: str) -> str:
-    """The record's text with a line ending (the last line of a file may lack one)."""
-    return text if text.endswith("\n") else text + eol
+def _csv_records(fh: IO[str]) -> Iterator[tuple[int, str, list[str] | str]]:
+    """(first line number, raw text, fields or a parse error) of each CSV record; a blank line has no fields.
+
+    A line without a quote character is split on commas (what csv.reader would do, faster); a line with one
+    goes through csv.reader, which pulls continuation lines while a quoted field spans line breaks.
+    """
+    lines = iter(fh)
+    lineno = 0
+    for line in lines:
+        lineno += 1
+        if lineno == 1:
+            line = line.removeprefix(_BOM)
+        if '"' not in line:
+            body = line.rstrip("\r\n")
+            yield lineno, line, (body.split(",") if body else [])
+            continue
+        physical = [line]
+
+        def record_lines(first: str = line, physical: list[str] = physical) -> Iterator[str]:
+            yield first
+            for more in lines:
+                physical.append(more)
+                yield more
+
+        row: list[str] | str
+        try:
+            row = next(csv.reader(record_lines()), [])
+        except csv.Error as exc:
+            row = str(exc)
+        yield lineno, "".join(physical), row
+        lineno += len(physical) - 1
+
+
+def _getter(indexes: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
+    """A function returning a row's values at ``indexes`` as a tuple, in one C call."""
+    if not indexes:
+        return lambda row: ()
+    if len(indexes) == 1:
+        index = indexes[0]
+        return lambda row: (row[index],)
+    return operator.itemgetter(*indexes)
 
 
 def _json_type(obj: object) -> str:

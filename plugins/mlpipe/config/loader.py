@@ -22,20 +22,22 @@ from mlpipe.errors import ConfigError
 from mlpipe.paths import project_root
 
 
-def config_dir() -> Path:
-    return Path(os.environ.get(defaults.ENV_VAR_CONFIG_DIR) or project_root() / "include" / "config")
+def config_dir(environ: Mapping[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    return Path(environ.get(defaults.ENV_VAR_CONFIG_DIR) or project_root() / "include" / "config")
 
 
 def load_config(environment: str | None = None, environ: Mapping[str, str] | None = None) -> PipelineConfig:
     """The validated configuration for ``environment`` (default: $PIPELINE_ENV, else 'local')."""
     environ = os.environ if environ is None else environ
     env = environment or environ.get(defaults.ENV_VAR_ENVIRONMENT) or defaults.DEFAULT_ENVIRONMENT
-    path = config_dir() / f"{env}.yaml"
+    folder = config_dir(environ)
+    path = folder / f"{env}.yaml"
     if not path.is_file():
-        known = sorted(p.stem for p in config_dir().glob("*.yaml"))
+        known = sorted(p.stem for p in folder.glob("*.yaml"))
         raise ConfigError(
             f"{defaults.ENV_VAR_ENVIRONMENT}={env!r}: no file {path}; choose one of {known} "
-            f"or add {env}.yaml to {config_dir()}"
+            f"or add {env}.yaml to {folder}"
         )
     raw = _read_yaml(path)
     raw.setdefault("environment", env)
@@ -87,10 +89,11 @@ def _describe(exc: ValidationError, path: Path, overrides: Mapping[str, str]) ->
             msg = "unknown key; remove it or fix its spelling"
         elif err["type"] == "missing":
             msg = "required key is missing"
-        got = "" if err["type"] in {"missing", "extra_forbidden"} or loc == "" else f" (got {err.get('input')!r})"
-        if err["type"] == "value_error" and not loc:
-            got = ""
-        lines.append(f"  {loc or '<top>'}: {msg}{got}")
+        got = "" if err["type"] in {"missing", "extra_forbidden"} else f" (got {err.get('input')!r})"
+        if not loc:
+            lines.extend(f"  {part}" for part in msg.split("\n"))
+            continue
+        lines.append(f"  {loc}: {msg}{got}")
     return "\n".join(lines)
 
 

@@ -181,7 +181,7 @@ class PipelineConfig(StrictModel):
         if self.stack == "aws" and self.aws is None:
             problems.append("aws: required when stack is 'aws' (region, account_id, kms_key_arn, ...)")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))
         return self
 
     def source(self, name: str) -> DatabaseSource | FileShareSource | DropSource:
