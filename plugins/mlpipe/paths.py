@@ -8,10 +8,13 @@ from pathlib import Path
 from mlpipe import defaults
 
 
+CODE_ROOT = Path(__file__).resolve().parents[2]
+
+
 def project_root() -> Path:
     """$MLPIPE_HOME, else the checkout this package sits in (plugins/mlpipe/paths.py -> ../../)."""
     home = os.environ.get(defaults.ENV_VAR_HOME)
-    return Path(home).resolve() if home else Path(__file__).resolve().parents[2]
+    return Path(home).resolve() if home else CODE_ROOT
 
 
 def local_path(path_or_uri: str) -> Path:

@@ -82,8 +82,13 @@ class _Rejects:
         if self._fh is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(self.path, "w", encoding="utf-8", buffering=_BUFFER)  # noqa: SIM115
-        record: dict[str, Any] = {"_source_file": self.source_file, "_line": line, "_reason": reason,
-                                  "_reason_code": code, **extra}
+        record: dict[str, Any] = {
+            "_source_file": self.source_file,
+            "_line": line,
+            "_reason": reason,
+            "_reason_code": code,
+            **extra,
+        }
         if raw is not None:
             record["_raw"] = raw
         self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -130,12 +135,18 @@ def split_file(
     except _FileRejected as rejected:
         good.unlink(missing_ok=True)
         rejects.discard()
-        result = SplitResult(source_file=label, rows_in=rejected.rows, rows_quarantined=rejected.rows,
-                             file_quarantined=True, file_reason=rejected.reason,
-                             reasons=Counter({rejected.code: 1}))
+        result = SplitResult(
+            source_file=label,
+            rows_in=rejected.rows,
+            rows_quarantined=rejected.rows,
+            file_quarantined=True,
+            file_reason=rejected.reason,
+            reasons=Counter({rejected.code: 1}),
+        )
         rejects = _Rejects(bad, label)
-        rejects.write(None, rejected.code, rejected.reason, None, _scope="file", _rows=rejected.rows,
-                      _bytes=src.stat().st_size)
+        rejects.write(
+            None, rejected.code, rejected.reason, None, _scope="file", _rows=rejected.rows, _bytes=src.stat().st_size
+        )
         if raw_copy is not None:
             raw_copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, raw_copy)
@@ -191,8 +202,10 @@ def _fast_json_check(required: tuple[str, ...]) -> Callable[[bytes], object]:
     try:
         import msgspec
     except ImportError:  # pragma: no cover - msgspec ships with Airflow
+
         def check(raw: bytes) -> object:
             raise ValueError("no fast path")
+
         return check
     not_null = str | int | float | bool | list | dict
     struct = msgspec.defstruct(
@@ -298,7 +311,7 @@ def _csv_records(fh: IO[str]) -> Iterator[tuple[int, str, list[str] | str]]:
 
         row: list[str] | str
         try:
-            row = next(csv.reader(record_lines()), [])
+            row = next(csv.reader(record_lines(), strict=True), [])
         except csv.Error as exc:
             row = str(exc)
         yield lineno, "".join(physical), row
@@ -326,9 +339,10 @@ def _empty_reason(src: Path, blank_lines: int) -> str:
 
 def _not_utf8(src: Path, lineno: int, exc: UnicodeDecodeError) -> _FileRejected:
     rows = _count_nonblank_lines(src)
-    bad = exc.object[exc.start:exc.start + 1].hex()
-    return _FileRejected("invalid_utf8", f"not valid UTF-8: byte 0x{bad} at line {lineno}, byte position {exc.start + 1}",
-                         rows)
+    bad = exc.object[exc.start : exc.start + 1].hex()
+    return _FileRejected(
+        "invalid_utf8", f"not valid UTF-8: byte 0x{bad} at line {lineno}, byte position {exc.start + 1}", rows
+    )
 
 
 def _locate_bad_utf8(src: Path) -> _FileRejected:
@@ -355,3 +369,19 @@ def _missing_columns_reason(missing: list[str], header: list[str]) -> str:
 
 def _squash(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def validate_file(
+    src: Path,
+    good: Path,
+    bad: Path,
+    *,
+    fmt: Format,
+    required_fields: Sequence[str] = (),
+    source_name: str | None = None,
+    raw_copy: Path | None = None,
+) -> SplitResult:
+    """:func:`split_file` under the name the stacks call; ``source_name`` becomes each reject's ``_source_file``."""
+    return split_file(
+        src, good, bad, fmt=fmt, required_fields=required_fields, source_file=source_name, raw_copy=raw_copy
+    )

@@ -19,12 +19,12 @@ from pydantic import ValidationError
 from mlpipe import defaults
 from mlpipe.config.model import PipelineConfig
 from mlpipe.errors import ConfigError
-from mlpipe.paths import project_root
+from mlpipe.paths import CODE_ROOT
 
 
 def config_dir(environ: Mapping[str, str] | None = None) -> Path:
     environ = os.environ if environ is None else environ
-    return Path(environ.get(defaults.ENV_VAR_CONFIG_DIR) or project_root() / "include" / "config")
+    return Path(environ.get(defaults.ENV_VAR_CONFIG_DIR) or CODE_ROOT / "include" / "config")
 
 
 def load_config(environment: str | None = None, environ: Mapping[str, str] | None = None) -> PipelineConfig:

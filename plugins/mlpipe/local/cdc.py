@@ -17,6 +17,7 @@ changes are ordered by when they were made, not when they committed (good enough
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,8 +59,9 @@ def create_source_engine(url: str) -> Engine:
     return sa.create_engine(parsed)
 
 
+@functools.cache
 def log_tables(db_schema: str | None = None) -> tuple[sa.Table, sa.Table]:
-    """The ``_cdc_log`` and ``_cdc_clock`` tables (on a fresh MetaData)."""
+    """The ``_cdc_log`` and ``_cdc_clock`` tables (on their own MetaData, one per schema)."""
     md = sa.MetaData(schema=db_schema)
     json_type = sa.JSON().with_variant(JSONB(), "postgresql")
     log = sa.Table(
@@ -136,20 +138,30 @@ def set_source_clock(target: Connection | Engine, ts: dt.datetime | None, db_sch
     With an Engine the change is committed at once; with a Connection it joins that connection's
     transaction (the caller commits), so a clock change and the data changes commit together.
     """
-    _, clock = log_tables(db_schema)
     if isinstance(target, Engine):
         with target.begin() as conn:
-            _set_clock(conn, clock, ts)
+            _set_clock(conn, ts, db_schema)
     else:
-        _set_clock(target, clock, ts)
+        _set_clock(target, ts, db_schema)
 
 
-def _set_clock(conn: Connection, clock: sa.Table, ts: dt.datetime | None) -> None:
-    conn.execute(sa.delete(clock))
-    if ts is not None:
-        if ts.tzinfo is not None:
-            ts = ts.astimezone(dt.UTC).replace(tzinfo=None)
-        conn.execute(sa.insert(clock).values(id=1, ts=ts))
+@functools.cache
+def _clock_statements(db_schema: str | None) -> tuple[sa.Executable, sa.Executable, sa.Executable]:
+    _, clock = log_tables(db_schema)
+    update = sa.update(clock).where(clock.c.id == 1).values(ts=sa.bindparam("ts"))
+    insert = sa.insert(clock).values(id=1, ts=sa.bindparam("ts"))
+    return update, insert, sa.delete(clock)
+
+
+def _set_clock(conn: Connection, ts: dt.datetime | None, db_schema: str | None) -> None:
+    update, insert, delete = _clock_statements(db_schema)
+    if ts is None:
+        conn.execute(delete)
+        return
+    if ts.tzinfo is not None:
+        ts = ts.astimezone(dt.UTC).replace(tzinfo=None)
+    if conn.execute(update, {"ts": ts}).rowcount == 0:
+        conn.execute(insert, {"ts": ts})
 
 
 def row_image_sql(conn: Connection, table: str, columns: Sequence[str], db_schema: str | None = None) -> str:

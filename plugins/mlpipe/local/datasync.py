@@ -136,7 +136,9 @@ def share_path(source: FileShareSource) -> Path:
         what = "is not a directory" if share.exists() else "does not exist"
         raise SourceUnavailableError(f"file share {share} {what}; check that it is mounted, or set {key}")
     if not os.access(share, os.R_OK | os.X_OK):
-        raise SourceUnavailableError(f"file share {share} is not readable by this process; fix its permissions or {key}")
+        raise SourceUnavailableError(
+            f"file share {share} is not readable by this process; fix its permissions or {key}"
+        )
     return share
 
 

@@ -62,6 +62,8 @@ def land_drop(source: DropSource, ds: dt.date, lake: LakeLayout) -> TableLanding
             f"'{source.file_pattern}'); the sensor should have waited for it: check the partner's delivery"
         )
     day, name = ds.isoformat(), path.name
+    with open(path, "rb") as fh:
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
     bronze_uri = lake.bronze(source.name, source.table, day)
     quarantine_uri = lake.quarantine(source.name, source.table, day)
     with (
@@ -77,8 +79,6 @@ def land_drop(source: DropSource, ds: dt.date, lake: LakeLayout) -> TableLanding
             source_file=name,
             raw_copy=quarantine_tmp / name,
         )
-    with open(path, "rb") as fh:
-        digest = hashlib.file_digest(fh, "sha256").hexdigest()
     return TableLanding(
         source=source.name,
         table=source.table,

@@ -1,0 +1,90 @@
+"""The partner's daily CSV drop: every customer on the first requested date, then new and changed ones."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+
+from mlpipe.config.model import PipelineConfig
+from mlpipe.errors import MlPipeError
+from mlpipe.sample import catalog as c
+from mlpipe.sample import defects as d
+from mlpipe.sample.seeding import PARTNER_DEFECTS, rng_for
+from mlpipe.sample.state import ERASED, SimState
+from mlpipe.sample.targets import SampleTargets, sample_targets
+
+COLUMNS = ("customer_id", "company_size", "industry", "credit_band", "updated_date")
+RENAMED = {"credit_band": "creditBand"}
+
+
+def partner_rows(state: SimState, ordinal: int) -> list[list[str]]:
+    """The rows of the day's file, by customer_id (all customers on the first requested date)."""
+    a = state.arrays
+    alive = a["status"] != ERASED
+    chosen = alive if ordinal == state.first_requested_ord else alive & (a["partner_ord"] == ordinal)
+    return [
+        [str(i + 1), str(int(a["company_size"][i])), c.INDUSTRIES[a["industry"][i]], c.CREDIT_BANDS[a["credit_band"][i]],
+         dt.date.fromordinal(int(a["partner_ord"][i])).isoformat()]
+        for i in np.flatnonzero(chosen)
+    ]
+
+
+def write_drop(targets: SampleTargets, state: SimState, ordinal: int, defects: frozenset[str]) -> Path | None:
+    """Write the day's partner file (to _late/ for late_drop; nothing for missing_drop); returns its path."""
+    if "missing_drop" in defects:
+        return None
+    day = dt.date.fromordinal(ordinal)
+    rows = _corrupt(partner_rows(state, ordinal), rng_for(state.seed, ordinal, PARTNER_DEFECTS), defects)
+    header = [RENAMED.get(col, col) if "renamed_column" in defects else col for col in COLUMNS]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    path = targets.drop_path(day, late="late_drop" in defects)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(buf.getvalue(), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def deliver_late_drop(cfg: PipelineConfig, ds: dt.date) -> Path:
+    """Move a late partner file from <landing>/_late/ into the landing directory; returns where it is now."""
+    targets = sample_targets(cfg)
+    late, final = targets.drop_path(ds, late=True), targets.drop_path(ds)
+    if late.is_file():
+        os.replace(late, final)
+        return final
+    if final.is_file():
+        return final
+    raise MlPipeError(f"no late partner drop for {ds}: neither {late} nor {final} exists; generate {ds} "
+                      "with the late_drop defect first")
+
+
+def _corrupt(rows: list[list[str]], rng: np.random.Generator, defects: frozenset[str]) -> list[list[str]]:
+    if "nulls" in defects:
+        for k in d.pick(rng, len(rows), "nulls"):
+            rows[k][int(rng.integers(0, 4))] = ""
+    if "out_of_range" in defects:
+        for k in d.pick(rng, len(rows), "out_of_range"):
+            rows[k][1] = str(-abs(int(rows[k][1] or 1)))
+    if "duplicate_keys" in defects:
+        repeat = set(d.pick(rng, len(rows), "duplicate_keys").tolist())
+        out = []
+        for k, row in enumerate(rows):
+            out.append(row)
+            if k in repeat:
+                other = c.CREDIT_BANDS[(c.CREDIT_BANDS.index(row[3]) + 1) % len(c.CREDIT_BANDS)] if row[3] else "C"
+                out.append([*row[:3], other, row[4]])
+        rows = out
+    if "malformed" in defects and rows:
+        extra, short = (int(k) for k in rng.choice(len(rows), 2, replace=len(rows) < 2))
+        rows[extra] = [*rows[extra], "unexpected"]
+        if short != extra:
+            rows[short] = rows[short][:-1]
+    return rows
