@@ -207,8 +207,13 @@ def _sqlite_trigger_sql(conn: Connection, table: str, columns: Sequence[str], pk
 def _sqlite_json_object(conn: Connection, ref: str, columns: Sequence[str]) -> str:
     if len(columns) > 63:
         raise ConfigError(f"SQLite change capture supports at most 63 columns per table, got {len(columns)}")
-    pairs = ", ".join(f"'{c}', {ref}.{_quote(conn, c)}" for c in columns)
+    pairs = ", ".join(f"'{c}', {_sqlite_json_value(f'{ref}.{_quote(conn, c)}')}" for c in columns)
     return f"json_object({pairs})"
+
+
+def _sqlite_json_value(expr: str) -> str:
+    """SQLite's JSON writes REALs with 15 digits (lossy); 17 significant digits round-trip a double exactly."""
+    return f"CASE typeof({expr}) WHEN 'real' THEN printf('%!.17g', {expr}) ELSE {expr} END"
 
 
 def _pg_function_sql(conn: Connection, db_schema: str | None) -> str:

@@ -60,8 +60,8 @@ def sync_share(source: FileShareSource, ds: dt.date, lake: LakeLayout) -> TableL
     share = share_path(source)
     state_dir = to_path(lake.state(ENGINE, source.name))
     day = ds.isoformat()
-    current = list_share(share, source.name)
     previous_ds, previous = latest_inventory(state_dir, before=ds)
+    current = as_of(list_share(share, source.name, known=previous), previous, ds)
 
     new = sorted(rel for rel in current if rel not in previous)
     changed = sorted(rel for rel in current if rel in previous and current[rel].sha256 != previous[rel].sha256)
@@ -142,8 +142,27 @@ def share_path(source: FileShareSource) -> Path:
     return share
 
 
-def list_share(share: Path, source_name: str = "?") -> Inventory:
-    """Every regular, non-hidden file under ``share`` with its size, mtime and SHA-256, by relative path."""
+def as_of(current: Inventory, previous: Inventory, ds: dt.date) -> Inventory:
+    """The share as it was at the end of logical date ``ds``: files modified later are not there yet (a file
+    seen by an earlier execution keeps that version). So a rerun or a backfill of ``ds`` sees what a run at
+    the end of ``ds`` saw, and a daily run transfers the files of its own day."""
+    cutoff = int(dt.datetime.combine(ds + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC).timestamp() * 1e9)
+    seen: Inventory = {}
+    for rel, entry in current.items():
+        if entry.mtime_ns < cutoff:
+            seen[rel] = entry
+        elif rel in previous:
+            seen[rel] = previous[rel]
+    return seen
+
+
+def list_share(share: Path, source_name: str = "?", known: Inventory | None = None) -> Inventory:
+    """Every regular, non-hidden file under ``share`` with its size, mtime and SHA-256, by relative path.
+
+    A file whose size and mtime match ``known`` keeps its known checksum (DataSync compares metadata first);
+    any other file is read and hashed.
+    """
+    known = known or {}
 
     def unreadable(exc: OSError) -> None:
         raise SourceUnavailableError(
@@ -159,10 +178,13 @@ def list_share(share: Path, source_name: str = "?") -> Inventory:
                 continue
             try:
                 stat = path.stat()
-                digest = sha256_of(path)
+                rel = path.relative_to(share).as_posix()
+                old = known.get(rel)
+                same = old is not None and (old.size, old.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+                digest = old.sha256 if same else sha256_of(path)
             except OSError as exc:
                 raise SourceUnavailableError(f"file {path} on the share cannot be read ({exc})") from exc
-            inventory[path.relative_to(share).as_posix()] = FileEntry(stat.st_size, stat.st_mtime_ns, digest)
+            inventory[rel] = FileEntry(stat.st_size, stat.st_mtime_ns, digest)
     return inventory
 
 

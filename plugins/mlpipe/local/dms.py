@@ -9,6 +9,11 @@ For each configured table and logical date ``ds`` it writes ``bronze/<source>/<t
   (``seq``) order, in files named after their first commit time (``YYYYMMDD-HHMMSSfff.parquet``),
   ``Op`` = ``I``/``U``/``D`` with the after-image (the before-image for ``D``).
 
+Files hold at most ``defaults.DMS_FULL_LOAD_ROWS_PER_FILE`` rows (CDC too); a day without changes
+lands an empty, committed partition. In the TableLanding, rows_in counts the rows (full load) or the
+log entries (CDC) read, files_in the one table or log read, and details carry the mode, the as-of time
+or the commit window, and the seq range.
+
 Both are functions of the log and the date only, so a rerun (or a backfill) rewrites the same
 partition whatever happened in the database since. Every file has ``Op``, ``_dms_commit_ts`` and
 ``_dms_change_seq`` first, then the table's columns typed from the database (see :func:`arrow_type`).
@@ -86,7 +91,12 @@ def _to_int(value: Any) -> int:
         try:
             return int(value.strip())
         except ValueError:
-            pass
+            try:
+                number = float(value)
+            except ValueError:
+                number = float("nan")
+            if number.is_integer():
+                return int(number)
     raise CastError(f"{value!r} is not an integer")
 
 

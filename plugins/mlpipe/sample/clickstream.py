@@ -138,12 +138,11 @@ def _chunk_lines(state: SimState, outcome: DayOutcome, part: slice, number: int,
     ts = ms.astype("timedelta64[ms]") + start_ms
     ids: list[int | None] = (cust + 1).tolist()
     drng = rng_for(state.seed, outcome.ordinal, EVENT_DEFECTS, number)
-    if "nulls" in defects:
-        for k in d.pick(drng, total, "nulls", at_least_one=number == 0):
-            ids[k] = None
-    if "out_of_range" in defects:
-        future = d.pick(drng, total, "out_of_range", at_least_one=number == 0)
-        ts[future] += np.timedelta64(FUTURE_DAYS, "D")
+    hit = d.pick_rows(drng, total, defects, ("nulls", "out_of_range", "malformed", "duplicate_keys"),
+                      at_least=1 if number == 0 else 0)
+    for k in hit.get("nulls", []):
+        ids[k] = None
+    ts[hit.get("out_of_range", [])] += np.timedelta64(FUTURE_DAYS, "D")
     ts_text = np.char.add(np.datetime_as_string(ts, unit="ms"), "Z").tolist()
     stamp = f"{day:%Y%m%d}"
     template = np.where(kind == 0, np.asarray(c.PAGE_VIEW_PAGES)[page_pick], np.asarray(c.PAGE_BY_TYPE)[kind])
@@ -157,18 +156,12 @@ def _chunk_lines(state: SimState, outcome: DayOutcome, part: slice, number: int,
         f'"device": "{dev}", "event_ts": "{when}"}}\n'
         for no, cid, owner, sess, etype, page, dev, when in columns
     ]
-    return _corrupt(lines, drng, defects, number), first_no + total
+    return _corrupt(lines, drng, hit), first_no + total
 
 
-def _corrupt(lines: list[str], rng: np.random.Generator, defects: frozenset[str], number: int) -> list[str]:
-    """Apply the line-level defects: truncated lines, and repeated (valid) events."""
-    broken: set[int] = set()
-    if "malformed" in defects:
-        broken = set(d.pick(rng, len(lines), "malformed", at_least_one=number == 0).tolist())
-        for k in sorted(broken):
-            lines[k] = d.truncate(lines[k].rstrip("\n"), rng) + "\n"
-    if "duplicate_keys" in defects:
-        valid = [k for k in range(len(lines)) if k not in broken]
-        repeat = {valid[j] for j in d.pick(rng, len(valid), "duplicate_keys", at_least_one=number == 0)}
-        lines = [line for k, line in enumerate(lines) for _ in range(2 if k in repeat else 1)]
-    return lines
+def _corrupt(lines: list[str], rng: np.random.Generator, hit: dict[str, np.ndarray]) -> list[str]:
+    """Apply the line-level defects: truncated lines, and repeated events."""
+    for k in hit.get("malformed", []):
+        lines[k] = d.truncate(lines[k].rstrip("\n"), rng) + "\n"
+    repeat = set(hit.get("duplicate_keys", np.zeros(0, dtype=np.int64)).tolist())
+    return [line for k, line in enumerate(lines) for _ in range(2 if k in repeat else 1)] if repeat else lines

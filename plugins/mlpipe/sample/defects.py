@@ -51,13 +51,23 @@ def parse_defect_args(items: Iterable[str]) -> dict[dt.date, frozenset[str]]:
     return validate_defects(parsed)
 
 
-def pick(rng: np.random.Generator, n: int, defect: str, at_least_one: bool = True) -> np.ndarray:
-    """Sorted distinct indices of the rows a defect hits (its rate, and at least one when asked)."""
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    k = int(rng.binomial(n, RATE.get(defect, 0.01)))
-    k = min(n, max(k, 1 if at_least_one else 0))
-    return np.sort(rng.choice(n, k, replace=False))
+def pick_rows(rng: np.random.Generator, n: int, defects: frozenset[str], order: tuple[str, ...],
+              at_least: int = 1) -> dict[str, np.ndarray]:
+    """Disjoint, sorted row indices for each defect of ``order`` that is in ``defects``.
+
+    Each gets about its rate of the ``n`` rows and at least ``at_least`` while rows remain, so that
+    one defect never hides another (a truncated line cannot also show a null).
+    """
+    shuffled = rng.permutation(n)
+    out: dict[str, np.ndarray] = {}
+    pos = 0
+    for name in order:
+        if name not in defects:
+            continue
+        k = max(int(rng.binomial(n, RATE.get(name, 0.01))), at_least)
+        out[name] = np.sort(shuffled[pos: pos + k])
+        pos += len(out[name])
+    return out
 
 
 def truncate(line: str, rng: np.random.Generator) -> str:

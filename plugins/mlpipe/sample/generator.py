@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import shutil
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -205,12 +206,21 @@ def _plan(state: SimState, wanted: list[dt.date], report: GenerationReport) -> l
     return todo
 
 
+def _stamp_end_of_day(directory: Path, day: dt.date) -> None:
+    """Give the day's share files the simulated time they were closed (23:59:59 UTC of ``day``), so the
+    file-share sync, which sees the share as of the end of a logical date, lands them with their own day."""
+    closed = int(dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=dt.UTC).timestamp() * 1e9)
+    for path in directory.glob("*.jsonl"):
+        os.utime(path, ns=(closed, closed))
+
+
 def _generate_day(targets: SampleTargets, engine: sa.Engine, state: SimState, ordinal: int,
                   defects: frozenset[str], report: GenerationReport) -> None:
     """One day: simulate, write events, apply DB changes, drop the partner file, save the state."""
     day = dt.date.fromordinal(ordinal)
     outcome = simulate_day(state, ordinal, defects)
     lines, files = clickstream.write_day(targets.day_dir(day), state, outcome, defects)
+    _stamp_end_of_day(targets.day_dir(day), day)
     report.events += lines
     report.event_files += files
     report.db_changes.update(oltp.apply_changes(engine, day, outcome.changes, targets.database.db_schema))

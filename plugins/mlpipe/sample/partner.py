@@ -67,24 +67,19 @@ def deliver_late_drop(cfg: PipelineConfig, ds: dt.date) -> Path:
 
 
 def _corrupt(rows: list[list[str]], rng: np.random.Generator, defects: frozenset[str]) -> list[list[str]]:
-    if "nulls" in defects:
-        for k in d.pick(rng, len(rows), "nulls"):
-            rows[k][int(rng.integers(0, 4))] = ""
-    if "out_of_range" in defects:
-        for k in d.pick(rng, len(rows), "out_of_range"):
-            rows[k][1] = str(-abs(int(rows[k][1] or 1)))
-    if "duplicate_keys" in defects:
-        repeat = set(d.pick(rng, len(rows), "duplicate_keys").tolist())
-        out = []
-        for k, row in enumerate(rows):
-            out.append(row)
-            if k in repeat:
-                other = c.CREDIT_BANDS[(c.CREDIT_BANDS.index(row[3]) + 1) % len(c.CREDIT_BANDS)] if row[3] else "C"
-                out.append([*row[:3], other, row[4]])
-        rows = out
-    if "malformed" in defects and rows:
-        extra, short = (int(k) for k in rng.choice(len(rows), 2, replace=len(rows) < 2))
-        rows[extra] = [*rows[extra], "unexpected"]
-        if short != extra:
-            rows[short] = rows[short][:-1]
-    return rows
+    """Row-level defects, each on rows of its own (blank fields, negative sizes, duplicates, bad widths)."""
+    hit = d.pick_rows(rng, len(rows), defects, ("nulls", "out_of_range", "duplicate_keys", "malformed"))
+    for k in hit.get("nulls", []):
+        rows[k][int(rng.integers(0, 4))] = ""
+    for k in hit.get("out_of_range", []):
+        rows[k][1] = str(-abs(int(rows[k][1])))
+    for n, k in enumerate(hit.get("malformed", [])):
+        rows[k] = [*rows[k], "unexpected"] if n % 2 == 0 else rows[k][:-1]
+    repeat = set(hit.get("duplicate_keys", np.zeros(0, dtype=np.int64)).tolist())
+    out = []
+    for k, row in enumerate(rows):
+        out.append(row)
+        if k in repeat:
+            other = c.CREDIT_BANDS[(c.CREDIT_BANDS.index(row[3]) + 1) % len(c.CREDIT_BANDS)]
+            out.append([*row[:3], other, row[4]])
+    return out

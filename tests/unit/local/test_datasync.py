@@ -33,10 +33,16 @@ def _event(i: int, day: str = "2026-11-01") -> str:
     )
 
 
-def _write(share: Path, rel: str, lines: list[str]) -> Path:
+def _noon(day: dt.date) -> int:
+    return int(dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC).timestamp() * 1e9)
+
+
+def _write(share: Path, rel: str, lines: list[str], day: dt.date = D1) -> Path:
+    """Write a share file as if it was written at noon of ``day`` (the sync sees the share as of a date)."""
     path = share / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(line + "\n" for line in lines))
+    os.utime(path, ns=(_noon(day), _noon(day)))
     return path
 
 
@@ -78,8 +84,8 @@ def test_first_sync_transfers_the_whole_history(share: Path, lake: LakeLayout, s
 def test_next_date_transfers_only_the_new_and_the_changed_file(share: Path, lake: LakeLayout, snapshot) -> None:
     sync_share(_source(share), D1, lake)
     day1 = _partition(lake, D1, snapshot)
-    _write(share, "2026/11/01/events-0001.jsonl", [_event(i) for i in range(10, 26)])  # changed: one more line
-    _write(share, "2026/11/02/events-0000.jsonl", [_event(i, "2026-11-02") for i in range(100, 107)])  # new
+    _write(share, "2026/11/01/events-0001.jsonl", [_event(i) for i in range(10, 26)], D2)  # changed: one more line
+    _write(share, "2026/11/02/events-0000.jsonl", [_event(i, "2026-11-02") for i in range(100, 107)], D2)  # new
     unchanged = share / "2026/11/01/events-0000.jsonl"
     os.utime(unchanged, ns=(0, unchanged.stat().st_mtime_ns + 10**9))  # touched, same bytes: not a change
 
@@ -111,8 +117,8 @@ def test_nothing_changed_transfers_nothing(share: Path, lake: LakeLayout, snapsh
 
 def test_rerun_of_a_date_gives_an_identical_partition(share: Path, lake: LakeLayout, snapshot) -> None:
     sync_share(_source(share), D1, lake)
-    _write(share, "2026/11/01/events-0001.jsonl", [_event(i) for i in range(10, 20)] + ["{oops"])
-    _write(share, "2026/11/02/events-0000.jsonl", [_event(i, "2026-11-02") for i in range(100, 107)])
+    _write(share, "2026/11/01/events-0001.jsonl", [_event(i) for i in range(10, 20)] + ["{oops"], D2)
+    _write(share, "2026/11/02/events-0000.jsonl", [_event(i, "2026-11-02") for i in range(100, 107)], D2)
     first = sync_share(_source(share), D2, lake)
     bronze, quarantine = _partition(lake, D2, snapshot), snapshot(to_path(first.quarantine_uri))
 
@@ -153,7 +159,7 @@ def test_malformed_line_is_quarantined_with_its_reason(share: Path, lake: LakeLa
 
 
 def test_file_rejected_whole_is_copied_to_quarantine(share: Path, lake: LakeLayout, snapshot) -> None:
-    (share / "2026/11/01/empty.jsonl").write_bytes(b"")
+    _write(share, "2026/11/01/empty.jsonl", [])
 
     landing = sync_share(_source(share), D1, lake)
 
@@ -252,3 +258,18 @@ def test_unreadable_share_raises_source_unavailable(
     ):
         sync_share(_source(share), D1, lake)
     assert not to_path(lake.bronze("clickstream", "events")).exists()
+
+
+def test_a_date_sees_the_share_as_of_its_end(share: Path, lake: LakeLayout) -> None:
+    """Files written after the logical date are not there yet for it; they land with the date they appeared."""
+    _write(share, "2026/11/02/events-0000.jsonl", [_event(i, "2026-11-02") for i in range(100, 107)], D2)
+    _write(share, "2026/11/01/events-0000.jsonl", [_event(i) for i in range(0, 12)], D3)  # rewritten on D3
+
+    day1 = sync_share(_source(share), D1, lake)
+    day2 = sync_share(_source(share), D2, lake)
+    day3 = sync_share(_source(share), D3, lake)
+
+    assert day1.files_in == 2 and day1.rows_in == 20  # the D1 version of events-0000 (10 rows) is not seen
+    assert day1.details["files_new"] == ["2026/10/31/events-0000.jsonl", "2026/11/01/events-0001.jsonl"]
+    assert day2.details["files_new"] == ["2026/11/02/events-0000.jsonl"] and day2.rows_in == 7
+    assert day3.details["files_new"] == ["2026/11/01/events-0000.jsonl"] and day3.rows_in == 12

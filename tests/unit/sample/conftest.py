@@ -6,10 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sample_helpers import SMALL
-
 from mlpipe.config import PipelineConfig
 from mlpipe.sample.targets import standalone_config
+from sample_helpers import SMALL
 
 
 @pytest.fixture

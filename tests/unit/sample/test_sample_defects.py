@@ -9,12 +9,11 @@ import json
 import sqlite3
 
 import pytest
-from sample_helpers import D1, D2, D3
-
 from mlpipe.errors import ConfigError
 from mlpipe.sample import DEFECTS, catalog, deliver_late_drop, generate
 from mlpipe.sample.defects import parse_defect_args
 from mlpipe.sample.targets import sample_targets
+from sample_helpers import D1, D2, D3
 
 EVENT_DEFECTS = {"nulls", "out_of_range", "duplicate_keys", "malformed"}
 CSV_DEFECTS = {"nulls", "out_of_range", "duplicate_keys", "malformed", "renamed_column"}
@@ -65,7 +64,7 @@ def negative_amounts(cfg, day: dt.date) -> int:
 
 
 def test_each_defect_appears_on_its_date_only(make_cfg):
-    cfg = make_cfg()
+    cfg = make_cfg(customers=1500)  # enough partner changes on D2 for every row-level defect
     generate(cfg, [D1, D2], defects={D2: EVENT_DEFECTS | CSV_DEFECTS})
     clean_events, bad_events = events_profile(cfg, D1), events_profile(cfg, D2)
     clean_csv, bad_csv = csv_profile(cfg, D1), csv_profile(cfg, D2)

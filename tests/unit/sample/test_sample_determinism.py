@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from sample_helpers import D1, D2, D3, db_dump, source_files
-
 from mlpipe.errors import ConfigError
 from mlpipe.sample import generate
+from sample_helpers import D1, D2, D3, db_dump, source_files
 
 
 def test_same_seed_gives_identical_database_and_byte_identical_files(make_cfg):
