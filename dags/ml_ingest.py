@@ -18,7 +18,6 @@ Configuration: `include/config/$PIPELINE_ENV.yaml` (`sources`, `lake`, `schedule
 """
 
 from airflow.sdk import DAG, TaskGroup, task
-
 from mlpipe.config import load_config
 from mlpipe.dagkit import dag_kwargs
 from mlpipe.stacks import get_stack

@@ -10,10 +10,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from devtools.airflow_local import airflow_env, dags_test, migrate
 from mlpipe.config import load_config
 from mlpipe.dagkit import lake
 from mlpipe.lake import to_path
+
+from devtools.airflow_local import airflow_env, dags_test, migrate
 
 # (stage, dag_id) in data-flow order; each runs once per logical date.
 STAGES: list[tuple[str, str]] = [("ingest", "ml_ingest")]

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from mlpipe import defaults
 
-
 CODE_ROOT = Path(__file__).resolve().parents[2]
 
 

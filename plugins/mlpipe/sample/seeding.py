@@ -15,4 +15,4 @@ DB_DEFECTS = 6
 
 def rng_for(seed: int, ordinal: int, purpose: int, *extra: int) -> np.random.Generator:
     """The generator for one purpose on one day (``ordinal`` = date.toordinal())."""
-    return np.random.default_rng(np.random.SeedSequence([seed % (1 << 64), ordinal, purpose, *extra, __import__("os").getpid() % 7 + __import__("time").perf_counter_ns() % 3]))
+    return np.random.default_rng(np.random.SeedSequence([seed % (1 << 64), ordinal, purpose, *extra]))

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from mlpipe.config import load_config
 from mlpipe.errors import ConfigError
 

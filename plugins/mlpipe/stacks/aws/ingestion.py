@@ -49,14 +49,14 @@ class AwsIngestion:
 
     def _dms(self, source: DatabaseSource) -> Any:
         start_type = task(dms_start_type, task_id="dms_start_type")(source.name)
-        start = DmsStartTaskOperator(
+        dms_start = DmsStartTaskOperator(
             task_id="dms_start",
             replication_task_arn=source.dms_task_arn,
             start_replication_task_type=start_type,
             start_task_kwargs={"CdcStopPosition": "server_time:{{ macros.ds_add(ds, 1) }}T00:00:00"},
             **self.aws,
         )
-        wait = DmsTaskCompletedSensor(
+        dms_wait = DmsTaskCompletedSensor(
             task_id="dms_wait",
             replication_task_arn=source.dms_task_arn,
             mode="reschedule",
@@ -65,21 +65,21 @@ class AwsIngestion:
             **self.aws,
         )
         promote = task(promote_dms, task_id="promote", outlets=self._outlets(source))(source.name)
-        start >> wait >> promote
+        dms_start >> dms_wait >> promote
         return promote
 
     def _datasync(self, source: FileShareSource) -> Any:
-        sync = DataSyncOperator(
+        datasync = DataSyncOperator(
             task_id="datasync",
             task_arn=source.datasync_task_arn,
             wait_interval_seconds=DATASYNC_WAIT_SECONDS,
             **self.aws,
         )
-        return task(promote_datasync, task_id="promote", outlets=self._outlets(source))(source.name, sync.output)
+        return task(promote_datasync, task_id="promote", outlets=self._outlets(source))(source.name, datasync.output)
 
     def _drop(self, source: DropSource) -> Any:
         key = source.landing.rstrip("/") + "/" + _templated(source.file_pattern)
-        wait = S3KeySensor(
+        wait_for_drop = S3KeySensor(
             task_id="wait_for_drop",
             bucket_key=key,
             deferrable=True,
@@ -88,7 +88,7 @@ class AwsIngestion:
             **self.aws,
         )
         landed = task(land_s3_drop, task_id="land", outlets=self._outlets(source))(source.name)
-        wait >> landed
+        wait_for_drop >> landed
         return landed
 
 

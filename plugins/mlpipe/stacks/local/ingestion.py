@@ -25,7 +25,7 @@ class LocalIngestion:
         landed = task(land_source, task_id=step, outlets=outlets)(source.name)
         if isinstance(source, DropSource):
             pattern = source.file_pattern.replace("{ds}", "{{ ds }}").replace("{ds_nodash}", "{{ ds_nodash }}")
-            wait = LandingFileSensor(
+            wait_for_drop = LandingFileSensor(
                 task_id="wait_for_drop",
                 filepath=str(local_path(source.landing) / pattern),
                 source_name=source.name,
@@ -33,7 +33,7 @@ class LocalIngestion:
                 timeout=source.sensor_timeout_seconds,
                 mode="poke",
             )
-            wait >> landed
+            wait_for_drop >> landed
         return landed
 
 
