@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> Path:
     t0 = time.perf_counter()
     gen = generate(cfg, dates)
     summary["stages"]["generate"] = {"status": "success", "seconds": round(time.perf_counter() - t0, 1),
-                                     "report": _jsonable(gen)}
+                                     "report": gen.to_dict()}
+    print(gen.summary())
 
     migrate(env)
     for stage, dag_id in STAGES:
@@ -84,16 +85,6 @@ def _print_landings(layout: Any, dates: list[dt.date]) -> list[dict[str, Any]]:
                                            "partition_uri")})
     print()
     return rows
-
-
-def _jsonable(obj: Any) -> Any:
-    if hasattr(obj, "to_dict"):
-        return obj.to_dict()
-    if hasattr(obj, "__dataclass_fields__"):
-        import dataclasses
-
-        return dataclasses.asdict(obj)
-    return str(obj)
 
 
 if __name__ == "__main__":

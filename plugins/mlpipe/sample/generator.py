@@ -48,6 +48,22 @@ class GenerationReport:
     landing_dir: Path | None = None
     messages: list[str] = field(default_factory=list)
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready figures (for make run's summary)."""
+        return {
+            "generated": [d.isoformat() for d in self.generated],
+            "skipped": [d.isoformat() for d in self.skipped],
+            "history_days": self.history_days,
+            "events": self.events,
+            "event_files": self.event_files,
+            "partner_files": [str(p) for p in self.partner_files],
+            "db_changes": dict(sorted(self.db_changes.items())),
+            "defects": {d.isoformat(): names for d, names in sorted(self.defects.items())},
+            "database": self.database,
+            "share_dir": str(self.share_dir) if self.share_dir else None,
+            "landing_dir": str(self.landing_dir) if self.landing_dir else None,
+        }
+
     def summary(self) -> str:
         lines = list(self.messages)
         if self.generated or self.history_days:
