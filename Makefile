@@ -25,7 +25,7 @@ EVENTS ?=
 DAG    ?= ml_ingest
 DATE   ?= $(START)
 
-.PHONY: help setup run test test-fast lint clean dag backfill bench airflow-db
+.PHONY: help setup run test test-fast lint clean dag backfill bench airflow-db up down
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -69,3 +69,10 @@ bench: $(STAMP)  ## run the benchmarks; prints a table and writes bench/results.
 clean:  ## remove generated data, Airflow state and caches (keeps .venv)
 	rm -rf data .airflow dist .pytest_cache .ruff_cache bench/results.json spark-warehouse metastore_db derby.log
 	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +
+
+up:  ## docker compose: Airflow 3.3.1 (API server, scheduler, DAG processor, triggerer) + PostgreSQL + a source DB
+	docker compose up -d --build
+	@echo "Airflow UI: http://localhost:8080"
+
+down:  ## stop the docker compose services
+	docker compose down

@@ -62,3 +62,8 @@ def source_tables(cfg: PipelineConfig) -> list[tuple[str, str]]:
 
 def bronze_assets(cfg: PipelineConfig) -> dict[tuple[str, str], Asset]:
     return {pair: bronze_asset(cfg, *pair) for pair in source_tables(cfg)}
+
+
+def gold_asset(cfg: PipelineConfig, name: str) -> Asset:
+    """The gold feature table ``name``; ml_features emits it only when the gold quality gate passes."""
+    return Asset(name=f"gold.{name}", uri=f"{lake(cfg).root}/gold/{name}", group="gold")

@@ -45,3 +45,32 @@ SAMPLE_EVENTS = 100_000
 
 AWS_REGION = "us-east-1"
 AWS_CONN_ID = "aws_default"
+
+# ---- Features on the aws stack: EMR (transient cluster or Serverless) and the Athena/Glue catalog ----------
+EMR_MODE = "transient"
+# EMR 7.x runs Spark 3.5 (Python 3.9+ on the nodes): the spark_jobs must not need Spark 4 APIs on EMR.
+EMR_RELEASE_LABEL = "emr-7.9.0"
+EMR_SERVICE_ROLE = "EMR_DefaultRole_V2"
+EMR_JOB_FLOW_ROLE = "EMR_EC2_DefaultRole"
+EMR_PRIMARY_INSTANCE_TYPES = ("m7g.xlarge", "m6g.xlarge", "m5.xlarge")
+EMR_CORE_INSTANCE_TYPES = ("r7g.2xlarge", "r6g.2xlarge", "r5.2xlarge")
+EMR_CORE_ON_DEMAND_CAPACITY = 2
+EMR_TASK_INSTANCE_TYPES = ("r7g.2xlarge", "r6g.2xlarge", "r5.2xlarge", "r5a.2xlarge")
+EMR_TASK_SPOT_CAPACITY = 4
+EMR_SPOT_ALLOCATION_STRATEGY = "price-capacity-optimized"
+EMR_SPOT_TIMEOUT_MINUTES = 20
+EMR_SPOT_TIMEOUT_ACTION = "SWITCH_TO_ON_DEMAND"
+EMR_EBS_VOLUME_GB = 64
+# Backstop against a leaked cluster (e.g. the Airflow worker died before the terminate task ran).
+EMR_IDLE_TIMEOUT_MINUTES = 60
+# Python packages the bootstrap action installs on every node (the spark_jobs' gate uses GX).
+EMR_PYTHON_PACKAGES = ("great-expectations==1.24.1",)
+# One Spark step (silver or gold): how long it may run, and how often Airflow polls it (deferred).
+EMR_STEP_TIMEOUT_MINUTES = 180
+EMR_STEP_POLL_SECONDS = 60
+# Cluster start-up (STARTING -> BOOTSTRAPPING -> WAITING).
+EMR_CLUSTER_READY_TIMEOUT_MINUTES = 45
+EMR_CLUSTER_POLL_SECONDS = 30
+ATHENA_WORKGROUP = "primary"
+ATHENA_DATABASE = "mlpipe"
+ATHENA_POLL_SECONDS = 10

@@ -78,3 +78,29 @@ def test_backfill_create_gives_one_partition_per_day(tmp_path, monkeypatch):
         assert partitions == [f"dt={d}" for d in DATES], pair
         for name in partitions:
             assert (to_path(layout.bronze(*pair)) / name / SUCCESS_MARKER).exists()
+
+
+def test_a_missing_drop_waits_then_fails_clearly_and_the_other_branches_land(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLPIPE_HOME", str(tmp_path))
+    env = airflow_env(tmp_path / "airflow", extra={
+        "MLPIPE_HOME": str(tmp_path), **SMALL,
+        "MLPIPE__SOURCES__2__SENSOR_TIMEOUT_SECONDS": "4", "MLPIPE__SOURCES__2__POKE_INTERVAL_SECONDS": "1",
+    })
+    cfg = load_config(environ=env)
+    from mlpipe.sample import generate
+
+    generate(cfg, DATES[:1], defects={DATES[0]: {"missing_drop", "malformed"}})
+    migrate(env)
+    log = tmp_path / "missing.log"
+    with pytest.raises(RuntimeError):
+        dags_test("ml_ingest", DATES[0].isoformat(), env, log_file=log)
+    text = log.read_text()
+    drop = f"accounts_{DATES[0].strftime('%Y%m%d')}.csv"
+    assert f"the partner drop {tmp_path}/data/sources/landing/partner/{drop} did not arrive within 4 s" in text
+    assert "sources[partner].sensor_timeout_seconds" in text
+    layout = lake(cfg)
+    assert not to_path(layout.bronze("partner", "accounts", DATES[0].isoformat())).exists()
+    events = to_path(layout.bronze("clickstream", "events", DATES[0].isoformat()))
+    assert (events / SUCCESS_MARKER).exists(), "the other branches still land"
+    rejects = list(to_path(layout.quarantine("clickstream", "events", DATES[0].isoformat())).rglob("*.rejects.jsonl"))
+    assert rejects and all('"_reason"' in p.read_text() for p in rejects), "malformed lines are quarantined"

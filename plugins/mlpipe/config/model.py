@@ -156,6 +156,10 @@ class AwsConfig(StrictModel):
     security_group_ids: list[str] = Field(default_factory=list)
 
 
+# emr.py builds on StrictModel above; the package __init__ always imports this module first.
+from mlpipe.config.emr import EmrConfig  # noqa: E402
+
+
 class PipelineConfig(StrictModel):
     environment: str
     stack: Literal["local", "aws"]
@@ -165,6 +169,7 @@ class PipelineConfig(StrictModel):
     sources: list[Source] = Field(min_length=1)
     sample: SampleConfig = SampleConfig()
     aws: AwsConfig | None = None
+    emr: EmrConfig | None = None
 
     @model_validator(mode="after")
     def _stack_consistency(self) -> PipelineConfig:
@@ -180,6 +185,9 @@ class PipelineConfig(StrictModel):
             problems.extend(f"sources[{i}] ({src.name}).{msg}" for msg in _missing_for_stack(src, self.stack))
         if self.stack == "aws" and self.aws is None:
             problems.append("aws: required when stack is 'aws' (region, account_id, kms_key_arn, ...)")
+        if self.stack == "aws" and self.emr is None:
+            problems.append("emr: required when stack is 'aws' (mode, log_uri, cluster or serverless, athena); "
+                            "ml_features runs its Spark steps on EMR")
         if problems:
             raise ValueError("\n".join(problems))
         return self

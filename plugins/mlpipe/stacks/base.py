@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from airflow.sdk import TaskGroup
     from airflow.sdk.definitions.xcom_arg import XComArg
 
     from mlpipe.config.model import Source
@@ -32,9 +33,33 @@ class Ingestion(Protocol):
         ...
 
 
+class Features(Protocol):
+    """Runs the feature job's Spark steps on the stack's Spark, and publishes the partitions they wrote.
+
+    Every step is ``include/spark_jobs/main.py --step <step> --spec <spec uri>``, the same script on every
+    stack; ``spec`` is the XComArg of the ``write_spec`` task (``{"ds", "spec_uri", "datasets"}``).
+    """
+
+    def step(self, step: str, spec: XComArg) -> TaskGroup:
+        """Add a TaskGroup named ``step`` that runs the step to its end (success, or failure of the task).
+
+        It runs after ``spec``. Whatever the step shares with the other steps (a transient EMR cluster) is
+        created once, before the first step, and released whatever happened, after the last one.
+        """
+        ...
+
+    def publish(self, spec: XComArg) -> list[Any]:
+        """Tasks that make the run's new partitions queryable (aws: Glue Data Catalog through Athena DDL).
+
+        The DAG runs them after the gold gate passed; an empty list when the stack has nothing to do.
+        """
+        ...
+
+
 class Stack(Protocol):
     name: str
     ingestion: Ingestion
+    features: Features
 
     def storage(self) -> Storage:
         """Created at task run time (it may open clients), never at DAG parse time."""

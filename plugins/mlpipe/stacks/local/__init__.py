@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mlpipe.config import PipelineConfig
+from mlpipe.stacks.local.features import LocalFeatures
 from mlpipe.stacks.local.ingestion import LocalIngestion
 from mlpipe.stacks.local.storage import LocalStorage
 
@@ -13,6 +14,7 @@ class LocalStack:
     def __init__(self, cfg: PipelineConfig) -> None:
         self.cfg = cfg
         self.ingestion = LocalIngestion(cfg)
+        self.features = LocalFeatures(cfg)
 
     def storage(self) -> LocalStorage:
         return LocalStorage()

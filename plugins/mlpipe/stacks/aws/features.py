@@ -1,0 +1,140 @@
+"""AWS features: the Spark steps on EMR (``emr.mode``: a transient cluster or EMR Serverless), then the new
+partitions registered in the Glue Data Catalog through Athena.
+
+transient::
+
+    write_spec >> create_cluster >> silver.add_step >> silver.wait_for_step >> gate_silver
+               >> gold.add_step >> gold.wait_for_step >> gate_gold >> register_partitions.*
+    [every step task] >> terminate_cluster (ALL_DONE: no cluster outlives its run)
+
+serverless::
+
+    write_spec >> silver.job_run >> gate_silver >> gold.job_run >> gate_gold >> register_partitions.*
+
+Waiting is deferrable (no worker slot is held while Spark runs); the timeouts come from ``emr.*``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from airflow.providers.amazon.aws.sensors.emr import EmrStepSensor
+from airflow.sdk import TaskGroup, TriggerRule
+
+from mlpipe import defaults
+from mlpipe.config import PipelineConfig, config_hash
+from mlpipe.stacks.aws import athena, emr
+from mlpipe.stacks.aws.code import CodeLocation
+
+CREATE_CLUSTER_TASK_ID = "create_cluster"
+TERMINATE_CLUSTER_TASK_ID = "terminate_cluster"
+JOB_FLOW_ID = "{{ ti.xcom_pull(task_ids='%s') }}" % CREATE_CLUSTER_TASK_ID
+# slack on top of a wait's own limit, so the operator's limit (with a clear message) fires first
+TIMEOUT_SLACK = dt.timedelta(minutes=10)
+
+
+class AwsFeatures:
+    def __init__(self, cfg: PipelineConfig) -> None:
+        assert cfg.aws is not None and cfg.emr is not None
+        self.cfg = cfg
+        self.emr = cfg.emr
+        self.code = CodeLocation.from_config(cfg)
+        self.aws = {"aws_conn_id": cfg.aws.conn_id, "region_name": cfg.aws.region}
+        self.cfg_hash = config_hash(cfg.emr, cfg.lake, getattr(cfg, "features", None))
+        self._cluster: tuple[Any, Any] | None = None
+
+    # ---- the Spark steps --------------------------------------------------------------------------------
+
+    def step(self, step: str, spec: Any) -> TaskGroup:
+        if self.emr.mode == "serverless":
+            return self._serverless_step(step, spec)
+        return self._cluster_step(step, spec)
+
+    def _step_timeout(self) -> dt.timedelta:
+        return dt.timedelta(minutes=self.emr.step_timeout_minutes)
+
+    def _cluster_tasks(self, spec: Any) -> tuple[Any, Any]:
+        """create_cluster (after the spec) and terminate_cluster (ALL_DONE), made once per DAG."""
+        if self._cluster is None:
+            cluster = self.emr.cluster
+            poll = defaults.EMR_CLUSTER_POLL_SECONDS
+            create = emr.FeaturesClusterOperator(
+                task_id=CREATE_CLUSTER_TASK_ID,
+                emr_conn_id=None,  # the whole RunJobFlow request is below; nothing merged from a connection
+                job_flow_overrides=emr.job_flow_overrides(self.cfg, self.code, self.cfg_hash),
+                wait_for_completion=True,  # until WAITING: bootstrap actions done, ready for steps
+                waiter_delay=poll,
+                waiter_max_attempts=emr.attempts(cluster.ready_timeout_minutes, poll),
+                deferrable=True,
+                terminate_job_flow_on_failure=True,
+                execution_timeout=dt.timedelta(minutes=cluster.ready_timeout_minutes) + TIMEOUT_SLACK,
+                **self.aws,
+            )
+            terminate = emr.TerminateClusterOperator(
+                task_id=TERMINATE_CLUSTER_TASK_ID,
+                job_flow_id=JOB_FLOW_ID,
+                trigger_rule=TriggerRule.ALL_DONE,
+                deferrable=True,
+                waiter_delay=poll,
+                waiter_max_attempts=emr.attempts(30, poll),
+                **self.aws,
+            )
+            spec >> create >> terminate
+            self._cluster = (create, terminate)
+        return self._cluster
+
+    def _cluster_step(self, step: str, spec: Any) -> TaskGroup:
+        create, terminate = self._cluster_tasks(spec)
+        poll = self.emr.step_poll_seconds
+        with TaskGroup(group_id=step, tooltip=f"{step}: EMR step spark-submit main.py --step {step}") as group:
+            add = emr.FeaturesStepOperator(
+                task_id="add_step",
+                job_flow_id=JOB_FLOW_ID,
+                steps=[emr.spark_step(self.cfg, self.code, step, self.cfg_hash)],
+                wait_for_completion=False,
+                **self.aws,
+            )
+            wait = EmrStepSensor(
+                task_id="wait_for_step",
+                job_flow_id=JOB_FLOW_ID,
+                step_id="{{ ti.xcom_pull(task_ids='%s')[0] }}" % add.task_id,
+                deferrable=True,
+                poke_interval=poll,
+                max_attempts=emr.attempts(self.emr.step_timeout_minutes, poll),
+                timeout=self._step_timeout().total_seconds(),
+                execution_timeout=self._step_timeout() + TIMEOUT_SLACK,
+                **self.aws,
+            )
+            add >> wait
+        create >> group >> terminate
+        return group
+
+    def _serverless_step(self, step: str, spec: Any) -> TaskGroup:
+        serverless = self.emr.serverless
+        assert serverless is not None
+        poll = self.emr.step_poll_seconds
+        with TaskGroup(group_id=step, tooltip=f"{step}: EMR Serverless job run main.py --step {step}") as group:
+            run = emr.FeaturesJobRunOperator(
+                task_id="job_run",
+                application_id=serverless.application_id,
+                execution_role_arn=serverless.execution_role_arn,
+                job_driver=emr.serverless_job_driver(self.cfg, self.code, step),
+                configuration_overrides=emr.serverless_overrides(self.cfg),
+                config=emr.serverless_extra(self.cfg),
+                name=emr.job_name(step, self.cfg_hash),
+                client_request_token=emr.client_token(step, self.cfg_hash),
+                wait_for_completion=True,
+                deferrable=True,
+                waiter_delay=poll,
+                waiter_max_attempts=emr.attempts(self.emr.step_timeout_minutes, poll),
+                execution_timeout=self._step_timeout() + TIMEOUT_SLACK,
+                **self.aws,
+            )
+        spec >> run
+        return group
+
+    # ---- the Glue Data Catalog ----------------------------------------------------------------------------
+
+    def publish(self, spec: Any) -> list[Any]:
+        return athena.register_partitions(self.cfg, **self.aws)

@@ -1,0 +1,164 @@
+"""The local stand-in for an EMR step: ``spark-submit --master local[*]`` of the same ``include/spark_jobs/main.py``.
+
+Its output streams into the task log line by line; a non-zero exit fails the task with the tail of stderr.
+The job runs in a scratch directory (Spark's warehouse and Derby files never land in the checkout) with
+the Airflow worker's own Python, so the workers see the same packages (GX, pyarrow) as the driver.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from importlib.util import find_spec
+from pathlib import Path
+from typing import IO, Any
+
+from airflow.sdk import BaseOperator
+
+from mlpipe.errors import MlPipeError
+from mlpipe.lake import to_path
+from mlpipe.paths import CODE_ROOT
+
+SPARK_JOBS_DIR = CODE_ROOT / "include" / "spark_jobs"
+MAIN = SPARK_JOBS_DIR / "main.py"
+STDERR_TAIL_LINES = 60
+# Used when the job spec does not say (its "spark" section: shuffle_partitions, driver_memory).
+DEFAULT_SHUFFLE_PARTITIONS = 8
+DEFAULT_DRIVER_MEMORY = "2g"
+
+
+def spark_submit_path() -> Path:
+    """``bin/spark-submit`` of the installed pyspark (found without importing pyspark)."""
+    spec = find_spec("pyspark")
+    if spec is None or not spec.origin:
+        raise MlPipeError("pyspark is not installed in this Python; run `make setup` (the local stack needs it)")
+    path = Path(spec.origin).parent / "bin" / "spark-submit"
+    if not path.exists():
+        raise MlPipeError(f"{path} is missing: reinstall pyspark (pip install --force-reinstall pyspark)")
+    return path
+
+
+def local_spark_settings(spec: Mapping[str, Any]) -> dict[str, str]:
+    """Shuffle partitions and driver memory from the job spec's ``spark`` section (defaults when absent)."""
+    spark = spec.get("spark") or {}
+    return {
+        "shuffle_partitions": str(spark.get("shuffle_partitions") or DEFAULT_SHUFFLE_PARTITIONS),
+        "driver_memory": str(spark.get("driver_memory") or DEFAULT_DRIVER_MEMORY),
+    }
+
+
+def spark_submit_command(step: str, spec_uri: str, spec: Mapping[str, Any], scratch: Path) -> list[str]:
+    settings = local_spark_settings(spec)
+    conf = {
+        "spark.sql.shuffle.partitions": settings["shuffle_partitions"],
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.warehouse.dir": str(scratch / "spark-warehouse"),
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={scratch}",
+        "spark.local.dir": str(scratch / "tmp"),
+        "spark.log.level": "WARN",
+    }
+    return [
+        str(spark_submit_path()),
+        "--master", "local[*]",
+        "--name", f"ml_features-{step}",
+        "--driver-memory", settings["driver_memory"],
+        *[arg for key, value in conf.items() for arg in ("--conf", f"{key}={value}")],
+        str(MAIN), "--step", step, "--spec", spec_uri,
+    ]
+
+
+def spark_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ if base is None else base)
+    python_path = [str(SPARK_JOBS_DIR.parent), str(SPARK_JOBS_DIR)]
+    if env.get("PYTHONPATH"):
+        python_path.append(env["PYTHONPATH"])
+    env.update({
+        "PYSPARK_PYTHON": sys.executable,
+        "PYSPARK_DRIVER_PYTHON": sys.executable,
+        "PYTHONPATH": os.pathsep.join(python_path),
+        "SPARK_LOCAL_IP": env.get("SPARK_LOCAL_IP", "127.0.0.1"),
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+class LocalSparkSubmitOperator(BaseOperator):
+    """Runs ``main.py --step <step> --spec <spec_uri>`` with local Spark; fails on a non-zero exit."""
+
+    template_fields: Sequence[str] = ("spec_uri",)
+    ui_color = "#f9c915"
+
+    def __init__(self, *, step: str, spec_uri: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.step = step
+        self.spec_uri = spec_uri
+        self._proc: subprocess.Popen[str] | None = None
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        spec = json.loads(to_path(self.spec_uri).read_text())
+        with tempfile.TemporaryDirectory(prefix=f"mlpipe-spark-{self.step}-") as tmp:
+            scratch = Path(tmp)
+            cmd = spark_submit_command(self.step, self.spec_uri, spec, scratch)
+            self.log.info("running: %s", " ".join(cmd))
+            started = time.monotonic()
+            rc, tail = self._run(cmd, cwd=scratch)
+        seconds = round(time.monotonic() - started, 1)
+        if rc != 0:
+            raise MlPipeError(
+                f"spark-submit --step {self.step} failed (exit {rc}) after {seconds} s; last lines of stderr:\n"
+                + "\n".join(tail)
+            )
+        self.log.info("spark step %s finished in %s s", self.step, seconds)
+        return {"step": self.step, "seconds": seconds, "spec_uri": self.spec_uri}
+
+    def _run(self, cmd: list[str], cwd: Path) -> tuple[int, list[str]]:
+        tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+        self._proc = subprocess.Popen(cmd, cwd=cwd, env=spark_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True, errors="replace", bufsize=1, start_new_session=True)
+        readers = [
+            threading.Thread(target=self._pump, args=(self._proc.stdout, None), daemon=True),
+            threading.Thread(target=self._pump, args=(self._proc.stderr, tail), daemon=True),
+        ]
+        try:
+            for reader in readers:
+                reader.start()
+            rc = self._proc.wait()
+            for reader in readers:
+                reader.join(timeout=10)
+            return rc, list(tail)
+        finally:
+            self._stop()
+
+    def _pump(self, stream: IO[str], tail: collections.deque[str] | None) -> None:
+        for line in stream:
+            line = line.rstrip("\n")
+            self.log.info("[spark %s] %s", self.step, line)
+            if tail is not None:
+                tail.append(line)
+
+    def _stop(self) -> None:
+        """Kill the whole spark-submit process group (JVM and Python workers) if it is still running."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=20)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def on_kill(self) -> None:
+        self._stop()
