@@ -76,3 +76,19 @@ up:  ## docker compose: Airflow 3.3.1 (API server, scheduler, DAG processor, tri
 
 down:  ## stop the docker compose services
 	docker compose down
+
+.PHONY: sql
+sql: $(STAMP)  ## DuckDB SQL shell on the local lake's silver and gold tables (views silver.<t>, gold.<t>)
+	$(PY) -m devtools.sql_shell
+
+approve: $(STAMP)  ## approve a version of the local model registry: make approve VERSION=3
+	$(PY) -m mlpipe.local.registry approve --version $(VERSION)
+
+reject: $(STAMP)  ## reject a version of the local model registry: make reject VERSION=3
+	$(PY) -m mlpipe.local.registry reject --version $(VERSION)
+
+serve: $(STAMP)  ## serve the newest Approved model version on the local endpoint (blue/green; prints the URL): make serve [VERSION=3]
+	$(PY) -m mlpipe.stacks.local.deployment serve $(if $(VERSION),--version $(VERSION))
+
+stop: $(STAMP)  ## stop every version of the local endpoint (deployment.endpoint_name) and clear its live state
+	$(PY) -m mlpipe.stacks.local.deployment stop

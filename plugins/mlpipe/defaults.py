@@ -74,3 +74,83 @@ EMR_CLUSTER_POLL_SECONDS = 30
 ATHENA_WORKGROUP = "primary"
 ATHENA_DATABASE = "mlpipe"
 ATHENA_POLL_SECONDS = 10
+
+# ---- Training: SageMaker HPO of include/training/train.py (aws) / the same script as local trials (local) -----
+# The gold table's label and its non-feature columns (features.gold: <entity key>, as_of, split, ..., label).
+TRAINING_LABEL = "churned"
+TRAINING_ID_COLUMNS = ("customer_id", "as_of", "split")
+TRAINING_TIME_COLUMN = "as_of"
+# Time-based split of the gold snapshots (as_of = ds-30, ds-37, ... ds-79 with the default features.gold.as_of),
+# in days before the run's logical date: train [ds-80, ds-51), validation [ds-51, ds-37), test [ds-37, ds-29).
+# Snapshots newer than ds-30 have no 30-day label yet.
+TRAINING_SPLIT_TRAIN_START_DAYS = 80
+TRAINING_SPLIT_VALIDATION_START_DAYS = 51
+TRAINING_SPLIT_TEST_START_DAYS = 37
+TRAINING_SPLIT_END_DAYS = 29
+TRAINING_NUM_ROUND = 500
+TRAINING_EARLY_STOPPING_ROUNDS = 30
+TRAINING_CHECKPOINT_INTERVAL = 10
+TRAINING_SEED = 42
+TRAINING_STATIC_HYPERPARAMETERS = {"eval_metric": "auc,logloss", "max_bin": 256}
+TRAINING_OBJECTIVE_METRIC = "validation:auc"
+TRAINING_OBJECTIVE_TYPE = "Maximize"
+TRAINING_STRATEGY = "Bayesian"
+TRAINING_MAX_JOBS = 20
+TRAINING_MAX_PARALLEL_JOBS = 2
+TRAINING_EARLY_STOPPING_TYPE = "Off"
+TRAINING_HYPERPARAMETER_RANGES = {
+    "eta": {"type": "continuous", "min_value": 0.01, "max_value": 0.3, "scaling": "Logarithmic"},
+    "max_depth": {"type": "integer", "min_value": 2, "max_value": 10, "scaling": "Linear"},
+    "min_child_weight": {"type": "continuous", "min_value": 1.0, "max_value": 50.0, "scaling": "Logarithmic"},
+    "subsample": {"type": "continuous", "min_value": 0.5, "max_value": 1.0, "scaling": "Linear"},
+    "colsample_bytree": {"type": "continuous", "min_value": 0.5, "max_value": 1.0, "scaling": "Linear"},
+    "lambda": {"type": "continuous", "min_value": 0.01, "max_value": 10.0, "scaling": "Logarithmic"},
+    "gamma": {"type": "continuous", "min_value": 0.0, "max_value": 5.0, "scaling": "Linear"},
+}
+# MetricDefinitions (name, regex) of the tuning job; train.py prints "<channel>:<metric>=<number>;" each round
+# and a final line with the values of the model it writes (the latest value is the job's final metric).
+TRAINING_METRIC_DEFINITIONS = (
+    ("validation:auc", r"validation:auc=([0-9\.]+);"),
+    ("validation:logloss", r"validation:logloss=([0-9\.]+);"),
+    ("validation:aucpr", r"validation:aucpr=([0-9\.]+);"),
+    ("validation:f1", r"validation:f1=([0-9\.]+);"),
+    ("train:auc", r"train:auc=([0-9\.]+);"),
+    ("train:logloss", r"train:logloss=([0-9\.]+);"),
+)
+TRAINING_DECISION_THRESHOLD = 0.5
+TRAINING_BASELINE_MARGIN = 0.05
+TRAINING_CHAMPION_TOLERANCE = 0.01
+MODEL_PACKAGE_GROUP = "mlpipe-churn"
+TRAINING_AUTO_APPROVE = False
+# The SageMaker XGBoost framework image (script mode) of us-east-1; other regions have their own account id
+# (sagemaker.image_uris.retrieve("xgboost", region, version="3.0-5") prints it).
+SAGEMAKER_TRAINING_IMAGE_URI = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.0-5"
+SAGEMAKER_TRAINING_INSTANCE_TYPE = "ml.g5.xlarge"
+SAGEMAKER_TRAINING_VOLUME_GB = 30
+SAGEMAKER_USE_SPOT = True
+SAGEMAKER_MAX_RUNTIME_SECONDS = 3600
+SAGEMAKER_MAX_WAIT_SECONDS = 7200
+LOCAL_TUNING_THREADS_PER_TRIAL = 1
+# The local model registry (MLflow, SQLite) lives under <lake>/registry.
+LOCAL_REGISTRY_DIR = "registry"
+
+# ---- Deployment (ml_deployment): SageMaker endpoint + batch transform (aws) / local endpoint + batch (local) -----
+DEPLOYMENT_MODE = "both"
+DEPLOYMENT_ENDPOINT_NAME = "mlpipe-churn"
+DEPLOYMENT_VARIANT_NAME = "AllTraffic"
+DEPLOYMENT_INSTANCE_TYPE = "ml.m5.large"
+DEPLOYMENT_INSTANCE_COUNT = 1
+DEPLOYMENT_CAPTURE_PERCENTAGE = 100
+DEPLOYMENT_CANARY_PERCENT = 10
+DEPLOYMENT_CANARY_WAIT_SECONDS = 600
+DEPLOYMENT_TERMINATION_WAIT_SECONDS = 600
+DEPLOYMENT_MAX_EXECUTION_SECONDS = 3600
+DEPLOYMENT_LOCAL_DRAIN_SECONDS = 2.0
+DEPLOYMENT_SMOKE_GOLD_ROWS = 3
+DEPLOYMENT_SMOKE_TIMEOUT_SECONDS = 30.0
+DEPLOYMENT_TRANSFORM_INSTANCE_TYPE = "ml.m5.xlarge"
+DEPLOYMENT_TRANSFORM_MAX_PAYLOAD_MB = 6
+DEPLOYMENT_TRANSFORM_CHUNK_ROWS = 65_536
+DEPLOYMENT_TRANSFORM_MAX_RUNTIME_SECONDS = 3600
+DEPLOYMENT_LOCAL_PORT = 8080
+DEPLOYMENT_LOCAL_RUN_DIR = "data/run/endpoints"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from mlpipe.lake import SUCCESS_MARKER, LakeLayout, atomic_partition, committed_partitions, to_path
 
 

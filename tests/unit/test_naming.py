@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from mlpipe.naming import MAX_LENGTH, job_name, next_attempt
 
 

@@ -21,6 +21,9 @@ from mlpipe.config.model import PipelineConfig
 from mlpipe.errors import ConfigError
 from mlpipe.paths import CODE_ROOT
 
+# libyaml's safe loader when present (about 10x faster; the YAML is parsed at every DAG parse)
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def config_dir(environ: Mapping[str, str] | None = None) -> Path:
     environ = os.environ if environ is None else environ
@@ -52,7 +55,7 @@ def load_config(environment: str | None = None, environ: Mapping[str, str] | Non
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_YamlLoader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):

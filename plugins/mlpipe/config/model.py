@@ -157,7 +157,10 @@ class AwsConfig(StrictModel):
 
 
 # emr.py builds on StrictModel above; the package __init__ always imports this module first.
+from mlpipe.config.deployment import DeploymentConfig  # noqa: E402
 from mlpipe.config.emr import EmrConfig  # noqa: E402
+from mlpipe.config.features import FeaturesConfig  # noqa: E402
+from mlpipe.config.training import TrainingConfig  # noqa: E402
 
 
 class PipelineConfig(StrictModel):
@@ -170,6 +173,9 @@ class PipelineConfig(StrictModel):
     sample: SampleConfig = SampleConfig()
     aws: AwsConfig | None = None
     emr: EmrConfig | None = None
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig.sample)  # the sample business's when left out
+    training: TrainingConfig = TrainingConfig()
+    deployment: DeploymentConfig = DeploymentConfig()
 
     @model_validator(mode="after")
     def _stack_consistency(self) -> PipelineConfig:

@@ -37,7 +37,7 @@ class Features(Protocol):
     """Runs the feature job's Spark steps on the stack's Spark, and publishes the partitions they wrote.
 
     Every step is ``include/spark_jobs/main.py --step <step> --spec <spec uri>``, the same script on every
-    stack; ``spec`` is the XComArg of the ``write_spec`` task (``{"ds", "spec_uri", "datasets"}``).
+    stack; ``spec`` is the XComArg of the ``write_spec`` task (``{"ds", "spec_uri", "outputs"}``).
     """
 
     def step(self, step: str, spec: XComArg) -> TaskGroup:
@@ -56,11 +56,52 @@ class Features(Protocol):
         ...
 
 
+class Training(Protocol):
+    """Tunes, evaluates and registers the model of ``training:`` (aws: SageMaker HPO, Processing, Model
+    Registry; local: subprocess trials, evaluate.py, the local registry). ``split`` is the XComArg of the
+    ``split`` task (``{"ds", "root", "channels", ...}``); each method adds its tasks and returns an XComArg."""
+
+    def tune(self, split: XComArg) -> Any:
+        """The tuning job of the date (reattached, reused or started); XCom ``{"name", "best": {...}}``."""
+        ...
+
+    def evaluate(self, split: XComArg, tuned: Any) -> Any:
+        """The best model on the test split; XCom ``{"evaluation", "champion", "evaluation_uri", "report_uri"}``."""
+        ...
+
+    def register(self, split: XComArg, tuned: Any, evaluated: Any, verdict: Any) -> Any:
+        """Register the version (idempotently per tuning job) and emit the model Asset."""
+        ...
+
+
 class Stack(Protocol):
     name: str
     ingestion: Ingestion
     features: Features
+    training: Training
 
     def storage(self) -> Storage:
         """Created at task run time (it may open clients), never at DAG parse time."""
+        ...
+
+
+class Deployment(Protocol):
+    """Serves an Approved model version (aws: SageMaker Model / EndpointConfig / Endpoint blue/green and batch
+    transform; local: the local endpoint blue/green and the local batch transform). ``resolved`` is the XComArg
+    of ``resolve_version`` (``{"version", "arn", "ds", "names", "gold_partition", "predictions", ...}``)."""
+
+    def approved_package(self, version: int | None) -> dict[str, Any]:
+        """At run time: the Approved version ``version`` (None: the newest); MlPipeError when not deployable."""
+        ...
+
+    def runtime_client(self) -> Any:
+        """At run time: a boto3 ``sagemaker-runtime`` client that reaches ``deployment.endpoint_name``."""
+        ...
+
+    def endpoint(self, resolved: XComArg) -> Any:
+        """Tasks that put the version behind the endpoint (blue/green); returns the last one."""
+        ...
+
+    def batch(self, resolved: XComArg) -> Any:
+        """Tasks that score the gold partition's scoring rows into ``predictions/dt=<ds>/``; returns the last."""
         ...

@@ -1,10 +1,10 @@
 """ml_features' stack-agnostic task bodies: the job spec, and the quality gates after each Spark step.
 
-The lake paths this DAG reads and writes (the same on both stacks)::
+The lake paths this DAG reads and writes (the same on both stacks; the job spec names them)::
 
     _specs/ml_features/dt=<ds>/spec.json                 the job spec the Spark steps read
     quality/<layer>/<table>/dt=<ds>/result.json          a step's verdict per dataset (written by main.py)
-    gold/<name>/dt=<ds>/                                 the gold feature table
+    <layer>/<table>/dt=<ds>/                             silver tables and the gold feature table
 
 ``main.py`` exits 0 whenever a step ran, whatever the verdict; the verdict is in ``result.json`` and the gate
 task turns a failed verdict into a failed task (so the gold step never runs on bad silver data and the
@@ -14,7 +14,7 @@ gold Asset event is never emitted for a failed gold gate).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from mlpipe.config import PipelineConfig, load_config
@@ -28,9 +28,17 @@ log = logging.getLogger(__name__)
 DAG_ID = "ml_features"
 SPEC_TASK_ID = "write_spec"
 STEPS = ("silver", "gold")
-# The spec task's outputs, for operator templates (Jinja, rendered when the task runs).
-SPEC_DS = "{{ ti.xcom_pull(task_ids='%s', key='ds') }}" % SPEC_TASK_ID
-SPEC_URI = "{{ ti.xcom_pull(task_ids='%s', key='spec_uri') }}" % SPEC_TASK_ID
+
+
+def xcom_template(task_id: str, key: str | None = None, then: str = "") -> str:
+    """Jinja pulling an XCom when the task runs: ``{{ ti.xcom_pull(task_ids='<id>'[, key='<key>'])<then> }}``."""
+    key_arg = f", key='{key}'" if key else ""
+    return "{{ ti.xcom_pull(task_ids='" + task_id + "'" + key_arg + ")" + then + " }}"
+
+
+# The spec task's outputs, for operator templates (asset-triggered runs have no logical date: the spec has it).
+SPEC_DS = xcom_template(SPEC_TASK_ID, "ds")
+SPEC_URI = xcom_template(SPEC_TASK_ID, "spec_uri")
 
 
 def spec_uri(layout: LakeLayout, ds: str) -> str:
@@ -41,11 +49,30 @@ def quality_result_uri(layout: LakeLayout, layer: str, table: str, ds: str) -> s
     return f"{layout.root}/quality/{layer}/{table}/dt={ds}/result.json"
 
 
+def step_outputs(spec: Mapping[str, Any]) -> dict[str, list[dict[str, str]]]:
+    """Per step, the datasets it produces and where their verdicts land, from the job spec.
+
+    ``{"silver": [{"name", "dataset", "result"}, ...], "gold": [{...}]}``
+    """
+    root, ds = spec["lake_root"].rstrip("/"), spec["ds"]
+
+    def entry(layer: str, table: Mapping[str, Any]) -> dict[str, str]:
+        result = (table.get("outputs") or {}).get("result") or quality_result_uri(LakeLayout(root), layer,
+                                                                                   table["name"], ds)
+        return {"name": table["name"], "dataset": table.get("dataset") or f"{layer}.{table['name']}",
+                "result": result}
+
+    return {"silver": [entry("silver", t) for t in spec["silver"]["tables"]], "gold": [entry("gold", spec["gold"])]}
+
+
 def step_datasets(spec: Mapping[str, Any]) -> dict[str, list[str]]:
-    """The tables each step produces, from the job spec: {'silver': [...], 'gold': [name]}."""
-    silver = spec["silver"]["tables"]
-    silver_names = [t["name"] if isinstance(t, Mapping) else str(t) for t in silver]
-    return {"silver": silver_names, "gold": [spec["gold"]["name"]]}
+    """The table names each step produces: {'silver': [...], 'gold': [name]}."""
+    return {step: [e["name"] for e in entries] for step, entries in step_outputs(spec).items()}
+
+
+def declared_datasets(cfg: PipelineConfig) -> dict[str, list[str]]:
+    """At DAG parse time (no I/O): the table names each step produces, from the ``features`` section."""
+    return {"silver": [t.name for t in cfg.features.silver], "gold": [cfg.features.gold.name]}
 
 
 # ---- write_spec ---------------------------------------------------------------------------------------------
@@ -85,7 +112,10 @@ def resolve_ds(ds: str | None, triggering_asset_events: Any) -> str:
 
 
 def write_spec(ds: str | None = None, triggering_asset_events: Any = None) -> dict[str, Any]:
-    """Task body: build the job spec for the date and write it to ``_specs/ml_features/dt=<ds>/spec.json``."""
+    """Task body: build the job spec for the date and write it to ``_specs/ml_features/dt=<ds>/spec.json``.
+
+    Returns the date, the spec's URI and each step's datasets with their verdicts' URIs.
+    """
     from mlpipe.config.features import job_spec
 
     cfg = load_config()
@@ -93,10 +123,11 @@ def write_spec(ds: str | None = None, triggering_asset_events: Any = None) -> di
     spec = job_spec(cfg, day)
     uri = spec_uri(lake(cfg), day)
     get_stack(cfg).storage().write_json(uri, spec)
-    datasets = step_datasets(spec)
-    log.info("job spec for %s: %s (silver: %s; gold: %s)", day, uri, ", ".join(datasets["silver"]),
-             ", ".join(datasets["gold"]))
-    return {"ds": day, "spec_uri": uri, "datasets": datasets}
+    outputs = step_outputs(spec)
+    for step, entries in outputs.items():
+        log.info("%s step: %s", step, ", ".join(e["dataset"] for e in entries))
+    log.info("job spec for %s: %s", day, uri)
+    return {"ds": day, "spec_uri": uri, "outputs": outputs}
 
 
 # ---- quality gates ------------------------------------------------------------------------------------------
@@ -110,45 +141,45 @@ def _issue_line(dataset: str, issue: Mapping[str, Any]) -> str:
             f"observed {issue.get('observed')!r}" + (f"; {details}" if details else ""))
 
 
-def read_verdicts(storage: Any, layout: LakeLayout, layer: str, tables: Iterable[str],
-                  ds: str) -> list[dict[str, Any]]:
-    """Each table's ``result.json`` for the step; a missing one fails (the step did not write a verdict)."""
+def read_verdicts(storage: Any, layer: str, entries: list[Mapping[str, str]], ds: str) -> list[dict[str, Any]]:
+    """Each dataset's ``result.json`` for the step; a missing one fails (the step did not write a verdict)."""
     verdicts = []
-    for table in tables:
-        uri = quality_result_uri(layout, layer, table, ds)
+    for entry in entries:
+        uri = entry["result"]
         if not storage.exists(uri):
             raise MlPipeError(
-                f"no quality verdict at {uri}: the {layer} step did not finish writing {table} for {ds}; "
+                f"no quality verdict at {uri}: the {layer} step did not finish {entry['dataset']} for {ds}; "
                 f"see the {layer} step's log, then clear the {layer} task group to run it again"
             )
-        verdicts.append({**storage.read_json(uri), "result_uri": uri})
+        verdict = storage.read_json(uri)
+        verdicts.append({"dataset": entry["dataset"], **verdict, "name": entry["name"], "result_uri": uri})
     return verdicts
 
 
 def evaluate(layer: str, ds: str, verdicts: list[dict[str, Any]]) -> dict[str, Any]:
     """Log warnings and report paths; raise DataQualityError naming every failed expectation."""
-    failed = [v for v in verdicts if not v.get("success")]
     for v in verdicts:
-        dataset = v.get("dataset", "?")
         for warning in v.get("warnings") or []:
-            log.warning("quality warning (passes) %s", _issue_line(dataset, warning))
-        log.info("%s %s dt=%s: %s, %s rows; report %s", layer, dataset, ds, "passed" if v.get("success") else
-                 "FAILED", v.get("rows"), v.get("report_uri"))
+            log.warning("quality warning (passes) %s", _issue_line(v["dataset"], warning))
+        log.info("%s dt=%s: %s, %s rows; report %s", v["dataset"], ds, "passed" if v.get("success") else "FAILED",
+                 v.get("rows"), v.get("report_uri"))
+    failed = [v for v in verdicts if v.get("success") is not True]
     if failed:
         lines = [f"{layer} quality gate failed for dt={ds}: {len(failed)} of {len(verdicts)} datasets"]
         for v in failed:
-            dataset = v.get("dataset", "?")
-            issues = v.get("failed") or [{"expectation": "(no failed expectation listed)", "observed": None}]
-            lines.extend(f"  {_issue_line(dataset, issue)}" for issue in issues)
-            lines.append(f"  {dataset}: quarantined rows in {v.get('quarantine_uri')}")
-            lines.append(f"  {dataset}: report {v.get('report_uri')}")
-        lines.append("Fix the source data (or the suite, if the expectation is wrong), then clear this run's "
-                     f"{layer} task group; nothing downstream ran for this date.")
+            issues = v.get("failed") or [{"expectation": "(the verdict lists no failed expectation)"}]
+            lines.extend(f"  {_issue_line(v['dataset'], issue)}" for issue in issues)
+            lines.append(f"  {v['dataset']}: quarantine {v.get('quarantine_uri')}")
+            lines.append(f"  {v['dataset']}: report {v.get('report_uri')}")
+        lines.append("Fix the source data (or the suite, if an expectation is wrong), then rerun the date; "
+                     "nothing downstream ran for it.")
         raise DataQualityError("\n".join(lines))
     return {
         "layer": layer, "ds": ds, "success": True,
-        "datasets": [{k: v.get(k) for k in ("dataset", "rows", "partition_uri", "report_uri", "quarantine_uri")}
-                     | {"warnings": len(v.get("warnings") or [])} for v in verdicts],
+        "partitions": {v["name"]: v.get("partition_uri") for v in verdicts},
+        "datasets": [{"dataset": v["dataset"], "rows": v.get("rows"), "partition_uri": v.get("partition_uri"),
+                      "report_uri": v.get("report_uri"), "warnings": len(v.get("warnings") or [])}
+                     for v in verdicts],
     }
 
 
@@ -156,15 +187,16 @@ def gate(layer: str, spec: Mapping[str, Any], outlets: Any = None, outlet_events
          cfg: PipelineConfig | None = None) -> dict[str, Any]:
     """Task body of ``gate_<layer>``: read the step's verdicts through the stack's storage and pass or fail.
 
-    On success, every Asset in the task's ``outlets`` (the gold Asset on ``gate_gold``) gets an event whose
-    extra carries the date, the partition and the rows.
+    On success, every Asset in the task's ``outlets`` (the gold Asset on ``gate_gold``) named like one of the
+    step's datasets gets an event whose extra carries the date, the partition and the rows.
     """
     cfg = cfg or load_config()
     ds = spec["ds"]
-    verdicts = read_verdicts(get_stack(cfg).storage(), lake(cfg), layer, spec["datasets"][layer], ds)
+    verdicts = read_verdicts(get_stack(cfg).storage(), layer, spec["outputs"][layer], ds)
     summary = evaluate(layer, ds, verdicts)
+    by_dataset = {d["dataset"]: d for d in summary["datasets"]}
     for asset in outlets or []:
-        match = next((d for d in summary["datasets"] if asset.name == f"{layer}.{d['dataset']}"), None)
+        match = by_dataset.get(asset.name)
         outlet_events[asset].extra = {"ds": ds, **({"partition": match["partition_uri"], "rows": match["rows"]}
-                                                    if match else {})}
+                                                   if match else {})}
     return summary

@@ -4,16 +4,19 @@ The request builders return exactly what the provider's operators send (``RunJob
 ``StartJobRun``), with Jinja for what is known only at run time (the date, the spec's URI). The subclasses
 add what the stock operators lack:
 
-- reattach: a retried ``create_cluster`` finds its own cluster (same deterministic name, still active) and a
-  retried ``add_step`` its own step (same name, pending or running) instead of starting a second one; EMR
-  Serverless job runs reattach through a ``clientToken`` derived from the dag id, the date, a config hash
-  and the DagRun (a retry within a run reuses it; a new run of the same date builds it again);
+- reattach: names are deterministic (:mod:`mlpipe.naming`: dag id, step, date, config hash), so a retried
+  ``create_cluster`` finds its own cluster (same name, still active) and a retried ``add_step`` its own step
+  (same name, pending or running) instead of starting a second one;
+- an EMR Serverless job run's ``clientToken`` is its name: a retry whose job is still in flight (or
+  succeeded) sends the same token and gets the same job run back; after a failed or cancelled job run the
+  next attempt is named ``<name>-r2``, ``-r3``... (a new run of the date, first try: a new attempt too);
 - ``terminate_cluster`` is skipped when no cluster was created (nothing to release).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,31 +28,35 @@ from airflow.providers.amazon.aws.operators.emr import (
 )
 from airflow.sdk.exceptions import AirflowSkipException
 
+from mlpipe import naming
 from mlpipe.config import PipelineConfig
 from mlpipe.stacks.aws.code import CodeLocation
-from mlpipe.tasks.features import DAG_ID, SPEC_TASK_ID, SPEC_URI
+from mlpipe.tasks.features import DAG_ID, SPEC_TASK_ID, SPEC_URI, xcom_template
 
 # Jinja for the date the run builds (from the spec task: asset-triggered runs have no logical date).
-DS = "{{ ti.xcom_pull(task_ids='%s', key='ds') }}" % SPEC_TASK_ID
-DS_NODASH = "{{ ti.xcom_pull(task_ids='%s', key='ds') | replace('-', '') }}" % SPEC_TASK_ID
-RUN_KEY = "{{ ti.xcom_pull(task_ids='%s', key='run_key') }}" % SPEC_TASK_ID
+DS_NODASH = xcom_template(SPEC_TASK_ID, "ds", then=" | replace('-', '')")
 ACTIVE_CLUSTER_STATES = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"]
 IN_FLIGHT_STEP_STATES = ["PENDING", "RUNNING"]
+IN_FLIGHT_JOB_RUN_STATES = {"SUBMITTED", "PENDING", "SCHEDULED", "RUNNING", "QUEUED", "CANCELLING"}
+JOB_RUN_LOOKBACK = dt.timedelta(days=14)
 PYSPARK_PYTHON_EMR = "/usr/bin/python3"
 
 
+def templated_name(kind: str, stem: str, cfg_hash: str) -> str:
+    """:func:`mlpipe.naming.job_name` with the date left to Jinja (known when the task runs; always 8 chars)."""
+    placeholder = "2000-01-01"
+    name = naming.job_name(kind, stem, placeholder, cfg_hash)
+    suffix = f"-{placeholder.replace('-', '')}-{cfg_hash}"
+    return name[: -len(suffix)] + f"-{DS_NODASH}-{cfg_hash}"
+
+
 def cluster_name(cfg_hash: str) -> str:
-    return f"{DAG_ID}-{DS}-{cfg_hash}"
+    return templated_name("emr_cluster", DAG_ID, cfg_hash)
 
 
 def job_name(step: str, cfg_hash: str) -> str:
-    """Deterministic name of a step / job run: dag id, step, date, config hash."""
-    return f"{DAG_ID}-{step}-{DS_NODASH}-{cfg_hash}"
-
-
-def client_token(step: str, cfg_hash: str) -> str:
-    """EMR Serverless idempotency token (<= 64 chars of [A-Za-z0-9._-]): the job name plus the DagRun's key."""
-    return f"{job_name(step, cfg_hash)}-{RUN_KEY}"
+    """The step's (EMR) or job run's (EMR Serverless; also its clientToken) name: dag id, step, date, hash."""
+    return templated_name("client_token", f"{DAG_ID}-{step}", cfg_hash)
 
 
 def tags(cfg: PipelineConfig, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -241,9 +248,35 @@ class TerminateClusterOperator(EmrTerminateJobFlowOperator):
 
 
 class FeaturesJobRunOperator(EmrServerlessStartJobOperator):
-    """EMR Serverless job run whose ``client_request_token`` is templated (the stock operator's is not)."""
+    """An EMR Serverless job run named (and idempotent) by its deterministic name; see the module docstring.
 
+    ``name`` is the first attempt's name; the attempt actually started (or reattached to) is chosen at run
+    time from the application's recent job runs of that name.
+    """
+
+    # templated too (the stock operator's token is not): the first attempt's token is the rendered name
     template_fields: Sequence[str] = (*EmrServerlessStartJobOperator.template_fields, "client_request_token")
+
+    def execute(self, context: Any, event: dict[str, Any] | None = None) -> str | None:
+        # also when resumed after the application started: no job run was started in between
+        self.name = self.client_request_token = self.attempt_name(str(self.name), context["ti"].try_number)
+        return super().execute(context, event)
+
+    def attempt_name(self, base: str, try_number: int) -> str:
+        pattern = re.compile(re.escape(base) + r"(-r\d+)?")
+        since = dt.datetime.now(dt.UTC) - JOB_RUN_LOOKBACK
+        pages = self.hook.conn.get_paginator("list_job_runs").paginate(applicationId=self.application_id,
+                                                                       createdAtAfter=since)
+        runs = [r for page in pages for r in page.get("jobRuns", []) if pattern.fullmatch(r.get("name") or "")]
+        if not runs:
+            return base
+        latest = max(runs, key=lambda r: r["createdAt"])
+        if latest["state"] in IN_FLIGHT_JOB_RUN_STATES or (latest["state"] == "SUCCESS" and try_number > 1):
+            self.log.info("reattaching to job run %s (%s, %s)", latest["id"], latest["name"], latest["state"])
+            return latest["name"]
+        name = naming.next_attempt(latest["name"])
+        self.log.info("job run %s ended %s: starting attempt %s", latest["name"], latest["state"], name)
+        return name
 
 
 def attempts(total_minutes: int, delay_seconds: int) -> int:

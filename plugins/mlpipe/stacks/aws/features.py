@@ -24,14 +24,32 @@ from airflow.sdk import TaskGroup, TriggerRule
 
 from mlpipe import defaults
 from mlpipe.config import PipelineConfig, config_hash
+from mlpipe.errors import ConfigError
 from mlpipe.stacks.aws import athena, emr
 from mlpipe.stacks.aws.code import CodeLocation
+from mlpipe.tasks.features import declared_datasets, xcom_template
 
 CREATE_CLUSTER_TASK_ID = "create_cluster"
 TERMINATE_CLUSTER_TASK_ID = "terminate_cluster"
-JOB_FLOW_ID = "{{ ti.xcom_pull(task_ids='%s') }}" % CREATE_CLUSTER_TASK_ID
+JOB_FLOW_ID = xcom_template(CREATE_CLUSTER_TASK_ID)
 # slack on top of a wait's own limit, so the operator's limit (with a clear message) fires first
 TIMEOUT_SLACK = dt.timedelta(minutes=10)
+
+
+def check_fits(cfg: PipelineConfig) -> None:
+    """What the config model cannot see alone: subnets for a cluster, and a run long enough for its waits."""
+    problems = []
+    if cfg.emr.mode == "transient" and not cfg.aws.subnet_ids:
+        problems.append("aws.subnet_ids: required when emr.mode is 'transient' (the private subnets the cluster "
+                        "may start in; the instance fleets pick the one with capacity)")
+    ready = cfg.emr.cluster.ready_timeout_minutes if cfg.emr.mode == "transient" else 0
+    needed = ready + 2 * cfg.emr.step_timeout_minutes
+    if needed > cfg.dag.dagrun_timeout_minutes:
+        problems.append(f"dag.dagrun_timeout_minutes ({cfg.dag.dagrun_timeout_minutes}) is shorter than what "
+                        f"ml_features may wait on EMR ({needed} min: two steps of emr.step_timeout_minutes"
+                        + (" plus emr.cluster.ready_timeout_minutes" if ready else "") + "); raise it or lower those")
+    if problems:
+        raise ConfigError(f"ml_features on the aws stack (environment {cfg.environment}):\n  " + "\n  ".join(problems))
 
 
 class AwsFeatures:
@@ -41,8 +59,9 @@ class AwsFeatures:
         self.emr = cfg.emr
         self.code = CodeLocation.from_config(cfg)
         self.aws = {"aws_conn_id": cfg.aws.conn_id, "region_name": cfg.aws.region}
-        self.cfg_hash = config_hash(cfg.emr, cfg.lake, getattr(cfg, "features", None))
-        self._cluster: tuple[Any, Any] | None = None
+        self.cfg_hash = config_hash(cfg.emr, cfg.lake, cfg.features)
+        self._clusters: dict[str, tuple[Any, Any]] = {}  # per DAG: create_cluster, terminate_cluster
+        check_fits(cfg)
 
     # ---- the Spark steps --------------------------------------------------------------------------------
 
@@ -56,7 +75,8 @@ class AwsFeatures:
 
     def _cluster_tasks(self, spec: Any) -> tuple[Any, Any]:
         """create_cluster (after the spec) and terminate_cluster (ALL_DONE), made once per DAG."""
-        if self._cluster is None:
+        dag_id = spec.operator.dag.dag_id
+        if dag_id not in self._clusters:
             cluster = self.emr.cluster
             poll = defaults.EMR_CLUSTER_POLL_SECONDS
             create = emr.FeaturesClusterOperator(
@@ -81,8 +101,8 @@ class AwsFeatures:
                 **self.aws,
             )
             spec >> create >> terminate
-            self._cluster = (create, terminate)
-        return self._cluster
+            self._clusters[dag_id] = (create, terminate)
+        return self._clusters[dag_id]
 
     def _cluster_step(self, step: str, spec: Any) -> TaskGroup:
         create, terminate = self._cluster_tasks(spec)
@@ -98,7 +118,7 @@ class AwsFeatures:
             wait = EmrStepSensor(
                 task_id="wait_for_step",
                 job_flow_id=JOB_FLOW_ID,
-                step_id="{{ ti.xcom_pull(task_ids='%s')[0] }}" % add.task_id,
+                step_id=xcom_template(add.task_id, then="[0]"),
                 deferrable=True,
                 poke_interval=poll,
                 max_attempts=emr.attempts(self.emr.step_timeout_minutes, poll),
@@ -123,7 +143,7 @@ class AwsFeatures:
                 configuration_overrides=emr.serverless_overrides(self.cfg),
                 config=emr.serverless_extra(self.cfg),
                 name=emr.job_name(step, self.cfg_hash),
-                client_request_token=emr.client_token(step, self.cfg_hash),
+                client_request_token=emr.job_name(step, self.cfg_hash),
                 wait_for_completion=True,
                 deferrable=True,
                 waiter_delay=poll,
@@ -137,4 +157,4 @@ class AwsFeatures:
     # ---- the Glue Data Catalog ----------------------------------------------------------------------------
 
     def publish(self, spec: Any) -> list[Any]:
-        return athena.register_partitions(self.cfg, **self.aws)
+        return athena.register_partitions(self.cfg, declared_datasets(self.cfg), **self.aws)

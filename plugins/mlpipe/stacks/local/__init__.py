@@ -6,6 +6,7 @@ from mlpipe.config import PipelineConfig
 from mlpipe.stacks.local.features import LocalFeatures
 from mlpipe.stacks.local.ingestion import LocalIngestion
 from mlpipe.stacks.local.storage import LocalStorage
+from mlpipe.stacks.local.training import LocalTraining
 
 
 class LocalStack:
@@ -15,6 +16,8 @@ class LocalStack:
         self.cfg = cfg
         self.ingestion = LocalIngestion(cfg)
         self.features = LocalFeatures(cfg)
+        self.training = LocalTraining(cfg)
+        self.deployment = __import__('mlpipe.stacks.local.deployment', fromlist=['x']).LocalDeployment(cfg)
 
     def storage(self) -> LocalStorage:
         return LocalStorage()

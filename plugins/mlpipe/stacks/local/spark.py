@@ -30,9 +30,14 @@ from mlpipe.paths import CODE_ROOT
 SPARK_JOBS_DIR = CODE_ROOT / "include" / "spark_jobs"
 MAIN = SPARK_JOBS_DIR / "main.py"
 STDERR_TAIL_LINES = 60
-# Used when the job spec does not say (its "spark" section: shuffle_partitions, driver_memory).
-DEFAULT_SHUFFLE_PARTITIONS = 8
+# Used when the job spec does not say (its "spark" section: driver_memory, shuffle_partitions, conf).
 DEFAULT_DRIVER_MEMORY = "2g"
+LOCAL_DEFAULTS = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.log.level": "WARN",
+}
 
 
 def spark_submit_path() -> Path:
@@ -46,40 +51,37 @@ def spark_submit_path() -> Path:
     return path
 
 
-def local_spark_settings(spec: Mapping[str, Any]) -> dict[str, str]:
-    """Shuffle partitions and driver memory from the job spec's ``spark`` section (defaults when absent)."""
+def local_conf(spec: Mapping[str, Any], scratch: Path) -> dict[str, str]:
+    """Local defaults, then the spec's Spark settings, then the scratch locations (kept out of the checkout)."""
     spark = spec.get("spark") or {}
-    return {
-        "shuffle_partitions": str(spark.get("shuffle_partitions") or DEFAULT_SHUFFLE_PARTITIONS),
-        "driver_memory": str(spark.get("driver_memory") or DEFAULT_DRIVER_MEMORY),
-    }
-
-
-def spark_submit_command(step: str, spec_uri: str, spec: Mapping[str, Any], scratch: Path) -> list[str]:
-    settings = local_spark_settings(spec)
-    conf = {
-        "spark.sql.shuffle.partitions": settings["shuffle_partitions"],
-        "spark.ui.enabled": "false",
-        "spark.ui.showConsoleProgress": "false",
-        "spark.sql.session.timeZone": "UTC",
+    conf = {**LOCAL_DEFAULTS, **{k: str(v) for k, v in (spark.get("conf") or {}).items()}}
+    if spark.get("shuffle_partitions"):
+        conf["spark.sql.shuffle.partitions"] = str(spark["shuffle_partitions"])
+    conf.pop("spark.driver.memory", None)  # --driver-memory below
+    conf.update({
         "spark.sql.warehouse.dir": str(scratch / "spark-warehouse"),
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={scratch}",
         "spark.local.dir": str(scratch / "tmp"),
-        "spark.log.level": "WARN",
-    }
+    })
+    return conf
+
+
+def spark_submit_command(step: str, spec_uri: str, spec: Mapping[str, Any], scratch: Path) -> list[str]:
+    """``spark-submit --master local[*]`` of main.py with the spec's settings."""
+    driver_memory = str((spec.get("spark") or {}).get("driver_memory") or DEFAULT_DRIVER_MEMORY)
     return [
         str(spark_submit_path()),
         "--master", "local[*]",
         "--name", f"ml_features-{step}",
-        "--driver-memory", settings["driver_memory"],
-        *[arg for key, value in conf.items() for arg in ("--conf", f"{key}={value}")],
+        "--driver-memory", driver_memory,
+        *[arg for key, value in sorted(local_conf(spec, scratch).items()) for arg in ("--conf", f"{key}={value}")],
         str(MAIN), "--step", step, "--spec", spec_uri,
     ]
 
 
 def spark_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
-    python_path = [str(SPARK_JOBS_DIR.parent), str(SPARK_JOBS_DIR)]
+    python_path = [str(SPARK_JOBS_DIR.parent)]  # the spark_jobs package, as --py-files spark_jobs.zip on EMR
     if env.get("PYTHONPATH"):
         python_path.append(env["PYTHONPATH"])
     env.update({

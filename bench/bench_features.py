@@ -1,0 +1,297 @@
+"""The gold feature job on the local stack: Spark vs DuckDB on the same SQL, and the quality gate's cost.
+
+For 1 million and 10 million clickstream events (20,000 customers, 120 days of history) it writes the silver
+tables as Parquet (numpy/pyarrow, seconds), then times, in the same run:
+
+* the gold job on local Spark: read the silver partitions, build the features of every as-of date
+  (``spark_jobs.gold``: the SQL rendered from the sample's features section) and write the gold Parquet;
+* the same SQL rendered for DuckDB (``spark_jobs.gold_sql``, a three-function dialect shim), over the same
+  Parquet, written with COPY;
+* the quality gate (GX on the gold DataFrame, the sample's gold suite) after the Spark job.
+
+It checks that both engines produced the same rows (doubles within 1e-9 relative), and reports rows per
+second, the Spark/DuckDB ratio (target: within 3x at 10 million) and the gate's share of the job (target:
+at most 25%). Spark runs as the local stack runs it (local[*], the spec's settings: few shuffle partitions,
+AQE, broadcast joins) after one warm-up run; DuckDB uses the same cores.
+
+    python -m bench features          # or: make bench
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from bench.rows import Row
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZES = (1_000_000, 10_000_000)
+CUSTOMERS = 20_000
+HISTORY_DAYS = 120
+DS = dt.date(2026, 11, 1)
+RATIO_TARGET = 3.0
+GATE_TARGET = 0.25
+EVENT_TYPES = ["page_view", "search", "add_to_cart", "purchase", "support_contact", "account_settings",
+               "cancel_flow_view"]
+EVENT_PROBS = [0.52, 0.18, 0.1, 0.06, 0.06, 0.05, 0.03]
+
+
+# ---------------------------------------------------------------- silver-shaped data
+
+
+def _ts(rng: np.random.Generator, n: int, start: dt.datetime, days: float) -> np.ndarray:
+    base = np.datetime64(start, "us")
+    return base + (rng.random(n) * days * 86_400e6).astype("timedelta64[us]")
+
+
+def _dict(values: list[str], idx: np.ndarray) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(pa.array(idx.astype(np.int32)), pa.array(values))
+
+
+def write_silver(root: Path, events: int, seed: int = 7) -> dict[str, str]:
+    """Silver partitions (dt=DS) of the sample's five tables; returns table -> partition directory."""
+    rng = np.random.default_rng(seed)
+    end = dt.datetime.combine(DS + dt.timedelta(days=1), dt.time())
+    start = end - dt.timedelta(days=HISTORY_DAYS)
+    n = CUSTOMERS
+    ids = np.arange(1, n + 1, dtype=np.int64)
+    signup = _ts(rng, n, start - dt.timedelta(days=700), 700 + HISTORY_DAYS - 1)
+    tables: dict[str, pa.Table] = {}
+    tables["customers"] = pa.table({
+        "customer_id": ids, "email": pc.binary_join_element_wise("c", pc.cast(pa.array(ids), pa.string()),
+                                                                  "@example.com", ""),
+        "name": pa.array(["Ada Lovelace"] * n), "country": _dict(["US", "GB", "DE", "FR"], rng.integers(0, 4, n)),
+        "signup_ts": signup, "marketing_opt_in": rng.random(n) < 0.4, "updated_at": signup,
+    })
+    plan = rng.integers(0, 3, n)
+    cancelled = rng.random(n) < 0.25
+    cancel_ts = np.where(cancelled, _ts(rng, n, start, HISTORY_DAYS), np.datetime64("NaT", "us"))
+    cancel_ts = np.where(cancel_ts > signup, cancel_ts, np.datetime64("NaT", "us"))
+    tables["subscriptions"] = pa.table({
+        "subscription_id": ids + 1_000_000, "customer_id": ids,
+        "plan": _dict(["basic", "standard", "premium"], plan), "monthly_price": np.array([7.99, 12.99, 19.99])[plan],
+        "status": pa.array(np.where(np.isnat(cancel_ts), "active", "cancelled")),
+        "started_at": signup, "cancelled_at": pa.array(cancel_ts, mask=np.isnat(cancel_ts)),
+        "updated_at": np.where(np.isnat(cancel_ts), signup, cancel_ts),
+    })
+    per = HISTORY_DAYS // 30
+    pay_c = np.repeat(ids, per)
+    paid = _ts(rng, len(pay_c), start, HISTORY_DAYS)
+    status = rng.choice(3, len(pay_c), p=[0.9, 0.07, 0.03])
+    tables["payments"] = pa.table({
+        "payment_id": np.arange(1, len(pay_c) + 1, dtype=np.int64), "customer_id": pay_c,
+        "subscription_id": pay_c + 1_000_000, "amount": np.round(rng.uniform(5, 25, len(pay_c)), 2),
+        "currency": _dict(["USD", "EUR"], rng.integers(0, 2, len(pay_c))),
+        "status": _dict(["succeeded", "failed", "refunded"], status), "paid_at": paid, "updated_at": paid,
+    })
+    weight = rng.lognormal(0, 1, n)
+    who = rng.choice(n, events, p=weight / weight.sum())
+    ev_ts = _ts(rng, events, start, HISTORY_DAYS)
+    ev_ts = np.maximum(ev_ts, signup[who])
+    tables["events"] = pa.table({
+        "event_id": pc.binary_join_element_wise("ev-", pc.cast(pa.array(np.arange(events)), pa.string()), ""),
+        "customer_id": ids[who], "session_id": pc.cast(pa.array(who // 7), pa.string()),
+        "event_type": _dict(EVENT_TYPES, rng.choice(len(EVENT_TYPES), events, p=EVENT_PROBS)),
+        "page": _dict(["/home", "/browse", "/title", "/account"], rng.integers(0, 4, events)),
+        "device": _dict(["web", "ios", "android"], rng.integers(0, 3, events)), "event_ts": ev_ts,
+    })
+    upd = (np.datetime64(DS, "D") - rng.integers(0, 400, n).astype("timedelta64[D]"))
+    tables["accounts"] = pa.table({
+        "customer_id": ids, "company_size": rng.integers(1, 5000, n),
+        "industry": _dict(["software", "retail", "finance"], rng.integers(0, 3, n)),
+        "credit_band": _dict(list("ABCDE"), rng.integers(0, 5, n)), "updated_date": upd,
+    })
+    out = {}
+    for name, table in tables.items():
+        part = root / "silver" / name / f"dt={DS}"
+        part.mkdir(parents=True, exist_ok=True)
+        table = table.cast(pa.schema([pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type)
+                                               else pa.timestamp("us", tz="UTC") if pa.types.is_timestamp(f.type)
+                                               else f.type) for f in table.schema]))
+        files = 8 if name == "events" else 1
+        step = math.ceil(len(table) / files)
+        for i in range(files):
+            pq.write_table(table.slice(i * step, step), part / f"part-{i:05d}.parquet", row_group_size=1 << 20)
+        (part / "_SUCCESS").touch()
+        out[name] = str(part)
+    return out
+
+
+# ---------------------------------------------------------------- the two engines
+
+
+def spec_for(lake: Path) -> dict[str, Any]:
+    """The sample's job spec (local.yaml's features section) pointed at the benchmark lake."""
+    from mlpipe.config.features import job_spec
+    from mlpipe.sample.targets import standalone_config
+
+    cfg = standalone_config(lake.parent / "cfg")
+    spec = json.loads(json.dumps(job_spec(cfg, DS)))
+    root = lake.as_uri()
+    spec["lake_root"] = root
+    for t in spec["silver"]["tables"]:
+        t["outputs"] = {k: v.replace(spec_root(cfg), root) for k, v in t["outputs"].items()}
+    spec["gold"]["outputs"] = {k: v.replace(spec_root(cfg), root) for k, v in spec["gold"]["outputs"].items()}
+    return spec
+
+
+def spec_root(cfg: Any) -> str:
+    from mlpipe.lake import LakeLayout
+
+    return LakeLayout.from_config(cfg).root
+
+
+def duckdb_gold(spec: dict[str, Any], silver: dict[str, str], out: Path, threads: int) -> float:
+    """The gold SQL on DuckDB (same text, DuckDB dialect), written as Parquet; returns seconds."""
+    import duckdb
+    from spark_jobs import gold_sql
+    from spark_jobs.spec import as_of_dates, ds_day
+
+    con = duckdb.connect()
+    con.execute(f"SET threads = {threads}")
+    con.execute("SET TimeZone = 'UTC'")
+    started = time.perf_counter()
+    for name in spec["gold"]["inputs"]:
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{silver[name]}/*.parquet')")
+    values = ", ".join(f"({i}, DATE '{d}', '{s}')" for i, (d, s) in enumerate(as_of_dates(spec)))
+    con.execute(f"CREATE VIEW as_of_dates AS SELECT * FROM (VALUES {values}) AS t(i, as_of, split)")
+    con.execute(f"CREATE VIEW run_params AS SELECT {ds_day(spec)} AS ds_day")
+    sql = gold_sql.render(spec["gold"], "duckdb")
+    con.execute(f"COPY ({sql}) TO '{out}' (FORMAT PARQUET)")
+    seconds = time.perf_counter() - started
+    con.close()
+    return seconds
+
+
+def spark_gold(spark: Any, spec: dict[str, Any], out: str) -> tuple[float, Any]:
+    """The gold job as the silver->gold step runs it (read, build, write); returns (seconds, written DataFrame)."""
+    from spark_jobs import gold
+    from spark_jobs.fs import LakeFS
+
+    started = time.perf_counter()
+    tables = gold.read_inputs(spark, LakeFS(spark), spec)
+    built = gold.build(spark, spec, tables)
+    try:
+        gold.sort_for_write(built, spec).write.mode("overwrite").parquet(out)
+    finally:
+        gold.release(spark)
+    return time.perf_counter() - started, built.schema
+
+
+def gate(spark: Any, spec: dict[str, Any], out: str, schema: Any) -> tuple[float, bool]:
+    """The gold gate as the step runs it: read back, cache, count, validate the suite; returns (seconds, passed)."""
+    from pyspark import StorageLevel
+    from spark_jobs import quality
+
+    started = time.perf_counter()
+    data = spark.read.schema(schema).parquet(out).persist(StorageLevel.MEMORY_AND_DISK)
+    rows = data.count()
+    ctx = quality.GateContext(ds=spec["ds"], kind="gold", rows=rows,
+                              reconciliation={"rows_in": rows, "rows_out": rows, "rows_quarantined": 0})
+    verdict = quality.validate(data, spec["gold"]["suite"], ctx, spec["gold"]["dataset"])
+    data.unpersist()
+    return time.perf_counter() - started, verdict.success
+
+
+def same_rows(a: pa.Table, b: pa.Table, key: str) -> str | None:
+    """None when both tables hold the same rows (doubles within 1e-9 relative), else what differs."""
+    if a.column_names != b.column_names:
+        return f"columns differ: {a.column_names} vs {b.column_names}"
+    if a.num_rows != b.num_rows:
+        return f"rows differ: {a.num_rows} vs {b.num_rows}"
+    order = [(key, "ascending"), ("as_of", "ascending")]
+    a, b = a.sort_by(order), b.sort_by(order)
+    for name in a.column_names:
+        x, y = a.column(name).to_numpy(zero_copy_only=False), b.column(name).to_numpy(zero_copy_only=False)
+        if x.dtype.kind == "f" or y.dtype.kind == "f":
+            x, y = x.astype(float), y.astype(float)
+            ok = np.isclose(x, y, rtol=1e-9, atol=1e-9, equal_nan=True)
+        else:
+            ok = np.array([u == v or (u is None and v is None) for u, v in zip(x.tolist(), y.tolist(), strict=True)])
+        if not ok.all():
+            i = int(np.flatnonzero(~ok)[0])
+            return f"column {name} differs at {a.column(key)[i]}/{a.column('as_of')[i]}: {x[i]!r} vs {y[i]!r}"
+    return None
+
+
+def _spark(spec: dict[str, Any], scratch: Path) -> Any:
+    from spark_jobs import session
+
+    cores = os.cpu_count() or 2
+    conf = {**session.spark_conf(spec), "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false",
+            "spark.sql.warehouse.dir": str(scratch / "warehouse"), "spark.local.dir": str(scratch / "tmp"),
+            "spark.driver.extraJavaOptions": f"-Dderby.system.home={scratch}"}
+    spark = session.build(conf, master=f"local[{cores}]", app_name="bench-features")
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def run() -> list[Row]:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    scratch = Path(tempfile.mkdtemp(prefix="mlpipe-bench-features-"))
+    rows: list[Row] = []
+    try:
+        cores = os.cpu_count() or 2
+        lakes = {}
+        for size in (100_000, *SIZES):
+            started = time.perf_counter()
+            lake = scratch / f"lake-{size}"
+            lakes[size] = (lake, write_silver(lake, size))
+            print(f"  {size:>10,} events: silver written in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        spark = _spark(spec_for(lakes[SIZES[0]][0]), scratch)
+        warm = spec_for(lakes[100_000][0])  # JIT, class loading, GX import: paid once, as in a long-lived job
+        _, schema = spark_gold(spark, warm, str(scratch / "warm-gold"))
+        gate(spark, warm, str(scratch / "warm-gold"), schema)
+        for size in SIZES:
+            lake, silver = lakes[size]
+            spec = spec_for(lake)
+            spark_out = str(lake / "gold-spark")
+            spark_s, schema = spark_gold(spark, spec, spark_out)
+            gate_s, passed = gate(spark, spec, spark_out, schema)
+            duck_out = lake / "gold-duckdb.parquet"
+            duck_s = duckdb_gold(spec, silver, duck_out, cores)
+            a, b = pq.read_table(spark_out), pq.read_table(duck_out)
+            diff = same_rows(a, b.cast(a.schema), spec["gold"]["entity"]["key"])
+            label = f"{size // 1_000_000}M events"
+            print(f"  {label}: spark {spark_s:.2f} s, duckdb {duck_s:.2f} s, gate {gate_s:.2f} s, "
+                  f"{a.num_rows:,} gold rows, outputs {'equal' if diff is None else 'DIFFER: ' + diff}",
+                  file=sys.stderr)
+            last = size == SIZES[-1]
+            rows.append(Row(
+                name=f"gold features, {label}: Spark local (s)", value=round(spark_s, 3), unit="s",
+                reference=round(duck_s, 3), reference_name="DuckDB, same SQL",
+                target=f"<= {RATIO_TARGET:g}x DuckDB" + ("" if last else " (at 10M)"),
+                met=diff is None and (spark_s <= RATIO_TARGET * duck_s or not last),
+            ))
+            rows.append(Row(
+                name=f"gold features, {label}: Spark events/s", value=round(size / spark_s), unit="rows/s",
+                reference=round(size / duck_s), reference_name="DuckDB events/s", target="report", met=diff is None,
+            ))
+            rows.append(Row(
+                name=f"quality gate on gold, {label} (s added)", value=round(gate_s, 3), unit="s",
+                reference=round(spark_s, 3), reference_name="the Spark gold job",
+                target=f"<= {GATE_TARGET:.0%} of the job", met=passed and gate_s <= GATE_TARGET * spark_s,
+            ))
+        spark.stop()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return rows
+
+
+if __name__ == "__main__":
+    for r in run():
+        print(r.to_dict())

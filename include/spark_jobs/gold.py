@@ -1,0 +1,80 @@
+"""silver -> gold: the feature table of one logical date, point in time (see :mod:`spark_jobs.gold_sql`).
+
+:func:`build` takes the silver tables as DataFrames (tests plant rows in them); :func:`read_inputs` loads
+the committed silver partitions of ds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from spark_jobs import gold_sql
+from spark_jobs.fs import LakeFS
+from spark_jobs.spec import as_of_dates, ds_day, outputs
+
+CACHED = ("spine",)
+
+
+class MissingInput(RuntimeError):
+    """A silver partition the gold table needs is not committed for ds (its gate failed, or it never ran)."""
+
+
+def read_inputs(spark: SparkSession, fs: LakeFS, spec: Mapping[str, Any]) -> dict[str, DataFrame]:
+    tables = {}
+    for name in spec["gold"]["inputs"]:
+        out = outputs(spec, "silver", name)
+        if not fs.is_committed(out["partition"]):
+            where = (f"it was quarantined ({out['quarantine']}); see {out['report']}"
+                     if fs.exists(out["quarantine"] + "/result.json") else "run the silver step first")
+            raise MissingInput(f"gold.{spec['gold']['name']} needs silver.{name} for {spec['ds']}, but "
+                               f"{out['partition']} is not committed: {where}")
+        tables[name] = spark.read.parquet(out["partition"])
+    return tables
+
+
+def as_of_frame(spark: SparkSession, spec: Mapping[str, Any]) -> DataFrame:
+    rows = " UNION ALL ".join(f"SELECT {i} AS i, DATE'{d.isoformat()}' AS as_of, '{split}' AS split"
+                              for i, (d, split) in enumerate(as_of_dates(spec)))
+    return spark.sql(rows)
+
+
+def build(spark: SparkSession, spec: Mapping[str, Any], tables: Mapping[str, DataFrame]) -> DataFrame:
+    """The gold rows for ds: one per entity and as-of date, typed as the spec's gold.columns."""
+    gold = spec["gold"]
+    missing = sorted(set(gold["inputs"]) - set(tables))
+    if missing:
+        raise MissingInput(f"gold.{gold['name']}: no DataFrame for silver tables {missing}")
+    for name in gold["inputs"]:
+        tables[name].createOrReplaceTempView(name)
+    as_of_frame(spark, spec).createOrReplaceTempView("as_of_dates")
+    spark.sql(f"SELECT {ds_day(spec)} AS ds_day").createOrReplaceTempView("run_params")
+    # Spark inlines CTEs: each step becomes a view, and the spine (read by every feature) is computed once
+    ctes, final = gold_sql.parts(gold, "spark")
+    for name, body in ctes:
+        view = spark.sql(body)
+        if name in CACHED:
+            view = view.persist(StorageLevel.MEMORY_AND_DISK)
+        view.createOrReplaceTempView(name)
+    df = spark.sql(final)
+    expected = [c["name"] for c in gold["columns"]]
+    if df.columns != expected:
+        raise RuntimeError(f"gold SQL produced columns {df.columns}, the spec declares {expected}")
+    return df
+
+
+def release(spark: SparkSession) -> None:
+    """Drop the cached steps of the last build."""
+    for name in CACHED:
+        if spark.catalog.tableExists(name):
+            spark.table(name).unpersist()
+
+
+def sort_for_write(df: DataFrame, spec: Mapping[str, Any]) -> DataFrame:
+    """Rows ordered by as_of and key inside each file (smaller files, fast reads of one snapshot)."""
+    key = spec["gold"]["entity"]["key"]
+    return df.sortWithinPartitions(F.col("as_of"), F.col(key))

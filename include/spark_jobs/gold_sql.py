@@ -1,0 +1,258 @@
+"""Render the gold table's SQL from the spec's definitions: Spark SQL, or DuckDB's dialect (benchmark).
+
+The query reads one view per silver table (named like the table), ``as_of_dates(i INT, as_of DATE, split
+STRING)`` (snapshot i = ds minus the i-th offset of :func:`offsets`) and ``run_params(ds_day INT)`` (ds as days
+since 1970-01-01); the text never holds the logical date, so the same SQL serves every ds.
+
+Point in time: a row counts for an as-of date A only when its time falls on or before A (before the end of
+day A); the label looks at (A, A + horizon] and is filled only for training rows, whose dates are chosen so
+that A + horizon <= ds.
+
+Windowed aggregates and recency read each large table once: every row gets its age in days at ds (``delta``),
+rows are grouped by entity and *segment* (the intervals between all window edges of all snapshots, looked up
+in a constant array), then each (feature, window, snapshot) is a sum over its segments, one row per entity.
+Grouping by a few dozen segments instead of by day keeps the hash tables small, which is what makes this fast
+on Spark (and on DuckDB).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+DIALECTS = ("spark", "duckdb")
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+
+    def date_sub(self, expr: str, days: int) -> str:
+        return f"date_sub({expr}, {days})" if self.name == "spark" else f"({expr} - {days})"
+
+    def date_add(self, expr: str, days: int) -> str:
+        return f"date_add({expr}, {days})" if self.name == "spark" else f"({expr} + {days})"
+
+    def days_between(self, start: str, end: str) -> str:
+        """Whole days from start to end (dates)."""
+        return f"datediff({end}, {start})" if self.name == "spark" else f"date_diff('day', {start}, {end})"
+
+    def day_number(self, expr: str, kind: str) -> str:
+        """Days since 1970-01-01 (UTC) of a date or timestamp column."""
+        if kind == "date":
+            return f"unix_date({expr})" if self.name == "spark" else f"CAST({expr} - DATE '1970-01-01' AS INTEGER)"
+        if self.name == "spark":
+            return f"CAST(floor(unix_micros({expr}) / 86400000000D) AS INT)"
+        return f"CAST(floor(epoch_us({expr}) / 86400000000) AS INTEGER)"
+
+    def array_at(self, values: list[int], index: str) -> str:
+        """values[index] with a 1-based index (a constant array)."""
+        text = ", ".join(map(str, values))
+        return f"element_at(array({text}), {index})" if self.name == "spark" else f"[{text}][{index}]"
+
+    def type(self, name: str) -> str:
+        return {"string": "STRING" if self.name == "spark" else "VARCHAR"}.get(name, name.upper())
+
+
+def offsets(gold: Mapping[str, Any]) -> list[int]:
+    """Days from each as-of date back from ds: 0 (scoring), then the training snapshots (label matured)."""
+    label = gold["label"]
+    if label["kind"] != "event":
+        return [0]
+    first, every = int(label["horizon_days"]), int(gold["as_of"]["every_days"])
+    return [0] + [first + k * every for k in range(int(gold["as_of"]["snapshots"]))]
+
+
+def render(gold: Mapping[str, Any], dialect: str = "spark") -> str:
+    """The SELECT producing the gold table (columns and types as the spec's gold.columns)."""
+    ctes, final = parts(gold, dialect)
+    with_sql = ",\n".join(f"{name} AS (\n  {body}\n)" for name, body in ctes)
+    key = gold["entity"]["key"]
+    return (f"-- {gold.get('dataset', 'gold')}: features per {key} as of each date in as_of_dates "
+            f"(rendered from the job spec, {dialect} dialect)\nWITH {with_sql}\n{final}")
+
+
+def parts(gold: Mapping[str, Any], dialect: str = "spark") -> tuple[list[tuple[str, str]], str]:
+    """The query as named steps (name, SELECT) in dependency order, and the final SELECT over them."""
+    if dialect not in DIALECTS:
+        raise ValueError(f"dialect must be one of {DIALECTS}, got {dialect!r}")
+    d = Dialect(dialect)
+    ent = gold["entity"]
+    key = ent["key"]
+    types = {c["name"]: c["type"] for c in gold["columns"]}
+    ctes: list[tuple[str, str]] = []
+    joins: list[str] = []
+    select: list[str] = [f"s.{key}", "s.as_of"]
+
+    # ---- the spine: entities that exist (and belong to the population) at each as-of date
+    since = f"CAST(e.{ent['time']} AS DATE) <= a.as_of" if ent.get("time") else "TRUE"
+    spine = f"SELECT e.{key}, a.i, a.as_of, a.split\n  FROM {ent['table']} e\n  JOIN as_of_dates a ON {since}"
+    pop = gold.get("population")
+    if pop:
+        end = f" AND (p.{pop['end']} IS NULL OR CAST(p.{pop['end']} AS DATE) > a.as_of)" if pop.get("end") else ""
+        ctes.append(("population", f"SELECT DISTINCT p.{key}, a.as_of\n  FROM {pop['table']} p\n"
+                                   f"  JOIN as_of_dates a ON CAST(p.{pop['start']} AS DATE) <= a.as_of{end}"))
+        spine += f"\n  JOIN population q ON q.{key} = e.{key} AND q.as_of = a.as_of"
+    ctes.append(("spine", spine))
+
+    feats = gold["features"]
+    col_types = gold.get("input_columns") or {}
+    offs = offsets(gold)
+    # ---- windowed aggregates and recency, per table: entity x segment partials, then one row per entity
+    by_table: dict[str, list[dict[str, Any]]] = {}
+    for f in feats:
+        if f["kind"] in ("aggregate", "recency"):
+            by_table.setdefault(f["table"], []).append(f)
+    out_expr: dict[str, str] = {}
+    for t_i, (table, fs) in enumerate(by_table.items()):
+        times = {f["time"] for f in fs}
+        if len(times) != 1:
+            raise ValueError(f"gold: features of table {table} use several time columns {sorted(times)}; "
+                             "use one time column per table")
+        time_col = times.pop()
+        windows = {w for f in fs if f["kind"] == "aggregate" for w in f["windows"]}
+        bounded = None not in windows and all(f["kind"] == "aggregate" for f in fs)
+        edges = sorted({o for o in offs} | {o + w for o in offs for w in windows if w})
+        last = len(edges) - 1
+        lookup = [bisect.bisect_right(edges, day) - 1 for day in range(edges[-1])]
+        seg = (f"CASE WHEN __delta >= {edges[-1]} THEN {last} ELSE {d.array_at(lookup, '__delta + 1')} END"
+               if lookup else "0")
+        kind = col_types.get(table, {}).get(time_col, "timestamp")
+        delta = f"(SELECT ds_day FROM run_params) - {d.day_number(time_col, kind)}"
+        partial, wide = [], []
+        for f_i, f in enumerate(fs):
+            m = f"m{f_i}"
+            cond = f"({f['where']})" if f.get("where") else "TRUE"
+            if f["kind"] == "recency":
+                partial.append(f"MIN(__delta) AS {m}" if cond == "TRUE" else f"MIN(CASE WHEN {cond} THEN __delta END) AS {m}")
+                for i, o in enumerate(offs):
+                    wide.append(f"MIN(CASE WHEN __seg >= {edges.index(o)} THEN {m} END) - {o} AS {f['name']}__{i}")
+                out_expr[f["name"]] = _by_snapshot(f"w{t_i}", f["name"], len(offs))
+                continue
+            agg, col = f["agg"], f.get("column")
+            if agg == "count" and cond == "TRUE":
+                partial.append(f"COUNT({col or '*'}) AS {m}")
+            elif agg == "count":
+                partial.append(f"SUM(CASE WHEN {cond}{f' AND {col} IS NOT NULL' if col else ''} THEN 1 ELSE 0 END) AS {m}")
+            elif agg in ("sum", "avg"):
+                partial.append(f"SUM(CASE WHEN {cond} THEN CAST({col} AS DOUBLE) END) AS {m}")
+                if agg == "avg":
+                    partial.append(f"SUM(CASE WHEN {cond} AND {col} IS NOT NULL THEN 1 ELSE 0 END) AS {m}n")
+            else:
+                partial.append(f"{agg.upper()}(CASE WHEN {cond} THEN {col} END) AS {m}")
+            combine = {"count": "SUM", "sum": "SUM", "avg": "SUM", "min": "MIN", "max": "MAX"}[agg]
+            for w in f["windows"]:
+                name = f["name"] if w is None else f"{f['name']}_{w}d"
+                for i, o in enumerate(offs):
+                    lo = edges.index(o)
+                    inside = f"__seg >= {lo}" if w is None else f"__seg BETWEEN {lo} AND {edges.index(o + w) - 1}"
+                    wide.append(f"{combine}(CASE WHEN {inside} THEN {m} END) AS {name}__{i}")
+                    if agg == "avg":
+                        wide.append(f"SUM(CASE WHEN {inside} THEN {m}n END) AS {name}__{i}n")
+                pick = _by_snapshot(f"w{t_i}", name, len(offs))
+                if agg == "avg":
+                    out_expr[name] = f"{pick} / NULLIF({_by_snapshot(f'w{t_i}', name, len(offs), 'n')}, 0)"
+                elif agg in ("count", "sum"):
+                    out_expr[name] = f"COALESCE({pick}, 0)"
+                else:
+                    out_expr[name] = pick
+        keep = f"__delta >= 0 AND __delta < {edges[-1]}" if bounded else "__delta >= 0"
+        ctes.append((f"seg{t_i}", "SELECT __k, __seg,\n         " + ",\n         ".join(partial)
+                     + f"\n  FROM (SELECT *, {seg} AS __seg\n        FROM (SELECT *, {key} AS __k, {delta} AS __delta"
+                     + f"\n              FROM {table}\n              WHERE {key} IS NOT NULL AND {time_col} IS NOT NULL) x"
+                     + f"\n        WHERE {keep}) y\n  GROUP BY __k, __seg"))
+        ctes.append((f"wide{t_i}", "SELECT __k,\n         " + ",\n         ".join(wide)
+                     + f"\n  FROM seg{t_i}\n  GROUP BY __k"))
+        joins.append(f"LEFT JOIN wide{t_i} w{t_i} ON w{t_i}.__k = s.{key}")
+
+    # ---- latest visible values (attributes, days since), per (table, time column); a table with one row per
+    # entity is joined as it is, the others through the latest row per entity and as-of date
+    unique = set(gold.get("unique_by_entity") or [])
+    by_view: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+    for f in feats:
+        if f["kind"] in ("attribute", "days_since"):
+            time = f.get("time") or (f["column"] if f["kind"] == "days_since" else None)
+            by_view.setdefault((f["table"], time), []).append(f)
+    label = gold["label"]
+    if label["kind"] == "column":
+        by_view.setdefault((label["table"], label.get("time")), []).append(
+            {"kind": "label", "name": label["name"], "column": label["column"]})
+    for v_i, ((table, time), fs) in enumerate(by_view.items()):
+        alias = f"v{v_i}"
+        if table in unique:
+            visible = f" AND CAST({alias}.{time} AS DATE) <= s.as_of" if time else ""
+            joins.append(f"LEFT JOIN {table} {alias} ON {alias}.{key} = s.{key}{visible}")
+            values = {f["name"]: f"{alias}.{f['column']}" for f in fs}
+        else:
+            visible = f" AND CAST(t.{time} AS DATE) <= s.as_of" if time else ""
+            picks = []
+            for f in fs:
+                col = f"t.{f['column']}"
+                picks.append(f"max_by({col}, t.{time}) AS {f['name']}" if time else f"max({col}) AS {f['name']}")
+            ctes.append((f"latest{v_i}", f"SELECT s.{key}, s.as_of,\n         " + ",\n         ".join(picks)
+                         + f"\n  FROM spine s\n  JOIN {table} t ON t.{key} = s.{key}{visible}"
+                         + f"\n  GROUP BY s.{key}, s.as_of"))
+            joins.append(f"LEFT JOIN latest{v_i} {alias} ON {alias}.{key} = s.{key} AND {alias}.as_of = s.as_of")
+            values = {f["name"]: f"{alias}.{f['name']}" for f in fs}
+        for f in fs:
+            value = values[f["name"]]
+            if f["kind"] == "days_since":
+                out_expr[f["name"]] = d.days_between(f"CAST({value} AS DATE)", "s.as_of")
+            elif f["kind"] == "label":
+                out_expr[f["name"]] = f"CAST({value} AS INT)"
+            else:
+                out_expr[f["name"]] = value
+
+    # ---- the label
+    if label["kind"] == "event":
+        day = "CAST({t}.{c} AS DATE)"
+        cond = f" AND ({label['where']})" if label.get("where") else ""
+        if label["table"] in unique:  # at most one row per entity: no aggregation
+            t_day = day.format(t="lt", c=label["time"])
+            joins.append(f"LEFT JOIN {label['table']} lt ON lt.{key} = s.{key} AND s.split = 'train'")
+            hit = f"{t_day} > s.as_of AND {t_day} <= {d.date_add('s.as_of', int(label['horizon_days']))}{cond}"
+            out_expr[label["name"]] = f"CASE WHEN s.split = 'train' THEN CASE WHEN {hit} THEN 1 ELSE 0 END END"
+        else:
+            t_day = day.format(t="t", c=label["time"])
+            ctes.append(("label", f"SELECT s.{key}, s.as_of,\n         MAX(CASE WHEN {t_day} > s.as_of AND {t_day} <= "
+                         f"{d.date_add('s.as_of', int(label['horizon_days']))}{cond} THEN 1 ELSE 0 END) AS y"
+                         f"\n  FROM spine s\n  JOIN {label['table']} t ON t.{key} = s.{key}"
+                         f"\n  WHERE s.split = 'train' AND t.{label['time']} IS NOT NULL"
+                         f"\n  GROUP BY s.{key}, s.as_of"))
+            joins.append(f"LEFT JOIN label l ON l.{key} = s.{key} AND l.as_of = s.as_of")
+            out_expr[label["name"]] = "CASE WHEN s.split = 'train' THEN COALESCE(l.y, 0) END"
+        select.append("s.split")
+    else:
+        select.append(f"CASE WHEN {out_expr[label['name']]} IS NOT NULL THEN 'train' ELSE 'score' END AS split")
+
+    for col in gold["columns"][3:]:
+        name = col["name"]
+        select.append(f"CAST({out_expr[name]} AS {d.type(types[name])}) AS {name}")
+    return ctes, "SELECT " + ",\n       ".join(select) + "\nFROM spine s\n" + "\n".join(joins) + "\n"
+
+
+def _by_snapshot(alias: str, name: str, n: int, suffix: str = "") -> str:
+    """The value of ``name`` for the spine row's snapshot (columns name__0 ... name__<n-1>)."""
+    if n == 1:
+        return f"{alias}.{name}__0{suffix}"
+    return "CASE s.i " + " ".join(f"WHEN {i} THEN {alias}.{name}__{i}{suffix}" for i in range(n)) + " END"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m spark_jobs.gold_sql <spec.json> [--dialect duckdb]``: print the gold SQL of a job spec."""
+    import argparse
+    import json
+
+    p = argparse.ArgumentParser(prog="python -m spark_jobs.gold_sql", description=main.__doc__)
+    p.add_argument("spec", help="a job spec (JSON file)")
+    p.add_argument("--dialect", choices=DIALECTS, default="spark")
+    args = p.parse_args(argv)
+    with open(args.spec, encoding="utf-8") as fh:
+        print(render(json.load(fh)["gold"], args.dialect), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

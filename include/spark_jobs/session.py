@@ -1,0 +1,47 @@
+"""The SparkSession: settings from the spec, UTC, Parquet timestamps that every engine reads alike."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+# Always on, whatever the spec says: the lake's times are UTC and Parquet timestamps portable (Athena, DuckDB).
+FIXED = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    "spark.sql.sources.partitionOverwriteMode": "static",
+}
+# Settings that only take effect when the JVM starts (spark-submit --conf / the builder), not at runtime.
+STARTUP_ONLY = ("spark.driver.", "spark.executor.", "spark.ui.", "spark.master", "spark.local.dir",
+                "spark.serializer", "spark.jars")
+
+
+def spark_conf(spec: Mapping[str, Any] | None) -> dict[str, str]:
+    conf = dict(((spec or {}).get("spark") or {}).get("conf") or {})
+    conf.update(FIXED)
+    return {k: str(v) for k, v in conf.items()}
+
+
+def build(conf: Mapping[str, str], master: str | None = None, app_name: str = "ml_features") -> SparkSession:
+    """A new (or the running) session with ``conf``; Python workers use this interpreter."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(app_name)
+    if master:
+        builder = builder.master(master)
+    for key, value in {**conf, **FIXED}.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    apply_runtime(spark, conf)
+    return spark
+
+
+def apply_runtime(spark: SparkSession, conf: Mapping[str, str]) -> None:
+    """Set the spec's runtime (spark.sql.*) settings on a running session (spark-submit set the rest)."""
+    for key, value in {**conf, **FIXED}.items():
+        if key.startswith("spark.sql.") and not key.startswith("spark.sql.warehouse"):
+            spark.conf.set(key, value)

@@ -1,0 +1,19 @@
+"""The training workload: SageMaker script-mode entry point ``train.py`` and its small modules.
+
+Runs unchanged inside the SageMaker XGBoost framework container (script mode) and, on the local stack, as a
+subprocess under the same container contract (``mlpipe.local.tuning``). It never imports Airflow or mlpipe;
+its imports are xgboost, numpy, pandas, pyarrow, scikit-learn and the standard library, and it keeps to
+Python 3.8 syntax so older framework images run it too.
+
+Modules, one job each:
+
+- ``contract``    the container contract: hyperparameters, channels, model/output/checkpoint directories
+- ``params``      the script's hyperparameters, parsed from the strings SageMaker passes
+- ``data``        reading channels (Parquet/CSV), the feature schema, the time-based split
+- ``checkpoints`` atomic checkpoints with a checksummed manifest; resume from the newest valid one
+- ``callbacks``   per-round metric lines, restorable early stopping, checkpointing, SIGTERM handling
+- ``metrics``     metric lines (the MetricDefinitions format) and binary-classification metrics
+- ``baseline``    training baseline statistics for drift monitoring, and the naive baseline model
+- ``evaluate``    test-set evaluation of a trained model against the naive baseline, and the gate
+- ``train``       the entry point that wires them together
+"""

@@ -1,0 +1,355 @@
+"""The local endpoint's ASGI app (Starlette): the SageMaker container contract and the Runtime API path.
+
+Routes (all served by the same inference handler, ``serving.inference``, that runs in the SageMaker
+XGBoost container):
+
+``GET /ping``
+    200 once the model is loaded (it is loaded before the server binds its port).
+``POST /invocations``
+    The container contract: the body is the request, ``Content-Type``/``Accept`` as sent. Success: 200 with
+    the prediction. A client mistake: its 4xx (400 malformed or invalid rows, 406 Accept, 413 too large,
+    415 content type) with ``{"error": <code>, "status": <status>, "message": <what is wrong>}``.
+``POST /endpoints/<name>/invocations``
+    SageMaker Runtime's ``InvokeEndpoint`` (what ``boto3.client("sagemaker-runtime",
+    endpoint_url=...)`` calls). Success: 200, the prediction as body, ``Content-Type`` and
+    ``x-Amzn-Invoked-Production-Variant``. Errors in the shapes the real service returns, which botocore
+    turns into ``ClientError``: a handler 4xx becomes ``ModelError`` (HTTP 424) with ``OriginalStatusCode``
+    and ``OriginalMessage``; another endpoint name is ``ValidationError`` (400); a body over the limit is
+    413 (``HTTP content length exceeded ...``) as from the real front end.
+``GET /execution-parameters``
+    What SageMaker batch transform asks a container for (``MaxPayloadInMB`` and friends).
+``GET /stats``
+    This worker's counters (invocations, errors, XGBoost calls and rows, data capture); local only.
+
+Requests up to 64 KiB are parsed and validated on the event loop and predicted by a dynamic batcher: the
+rows of the requests that arrive while a prediction runs go into the next XGBoost call, made in a worker
+thread (the call releases the GIL), so parsing and predicting overlap on two cores and the call's fixed cost
+is shared. Larger requests run the whole handler in a thread pool so small requests keep flowing. Data capture (``mlpipe.local.capture``)
+only appends to a buffer on the request path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlpipe.local.capture import CaptureConfig, CaptureWriter
+
+if TYPE_CHECKING:  # imported where used: `import mlpipe.local.endpoint` stays light for DAG code
+    import numpy as np
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+log = logging.getLogger("mlpipe.local.endpoint")
+
+ENV_CONFIG = "MLPIPE_ENDPOINT_CONFIG"
+INSTANCE_HEADER = "x-mlpipe-instance"
+DEFAULT_VARIANT = "AllTraffic"
+DEFAULT_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker's InvokeEndpoint limit
+INLINE_BODY_BYTES = 64 * 1024
+MAX_BATCH_ROWS = 1024
+# A body over the limit is read and discarded (so the client sees the 413) up to this size; beyond it the
+# connection is answered at once.
+DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
+_MODEL_ERROR_TYPE = "ModelError:http://internal.amazon.com/coral/com.amazon.sage.runtime/"
+_VALIDATION_ERROR_TYPE = "ValidationError:http://internal.amazon.com/coral/com.amazon.coral.validate/"
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """Everything one endpoint process needs (passed to uvicorn's workers as JSON in $MLPIPE_ENDPOINT_CONFIG)."""
+
+    model_dir: Path
+    name: str
+    variant: str = DEFAULT_VARIANT
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+    capture: CaptureConfig | None = None
+    nthread: int = 1
+    # Predict the rows of concurrent requests in one XGBoost call, in a thread (the call releases the GIL).
+    batching: bool = True
+    log_file: str | None = field(default=None, compare=False)
+    # Returned by /ping as x-mlpipe-instance: lets the starter tell its own server from another on the port.
+    instance_id: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps({"model_dir": str(self.model_dir), "name": self.name, "variant": self.variant,
+                           "max_payload_bytes": self.max_payload_bytes, "nthread": self.nthread,
+                           "batching": self.batching,
+                           "capture": self.capture.to_dict() if self.capture else None,
+                           "log_file": self.log_file, "instance_id": self.instance_id})
+
+    @classmethod
+    def from_json(cls, text: str) -> EndpointConfig:
+        raw = json.loads(text)
+        cap = raw.pop("capture", None)
+        return cls(model_dir=Path(raw.pop("model_dir")), capture=CaptureConfig.from_dict(cap) if cap else None,
+                   **raw)
+
+
+class _TooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
+def _error_body(status: int, code: str, message: str) -> bytes:
+    return json.dumps({"error": code, "status": status, "message": message}).encode()
+
+
+def create_app(config: EndpointConfig) -> Starlette:
+    """The ASGI app of one endpoint; loads the model now (a broken model directory fails here)."""
+    from serving import inference  # include/ is on sys.path (pyproject, Makefile, start_endpoint)
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.requests import ClientDisconnect
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    model = inference.load_model(config.model_dir, nthread=config.nthread)
+    invoke, parse_request, validate, output_fn = (inference.invoke, inference.parse_request, inference.validate,
+                                                  inference.output_fn)
+    InferenceError = inference.InferenceError
+    limit = config.max_payload_bytes
+    writer = CaptureWriter(config.capture, config.name, config.variant) if config.capture else None
+    log_ref = config.log_file or "the endpoint's log"
+
+    async def read_body(request: Request) -> bytes:
+        """The body, or _TooLarge once it passes the limit (read and discarded up to DRAIN_LIMIT_BYTES so
+        that the client, still sending, gets the 413)."""
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > max(limit, DRAIN_LIMIT_BYTES):
+            raise _TooLarge(int(length))
+        chunks: list[bytes] = []
+        total = 0
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total <= limit:
+                chunks.append(chunk)
+            elif total > DRAIN_LIMIT_BYTES:
+                raise _TooLarge(total)
+        if total > limit:
+            raise _TooLarge(total)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    batcher = _Batcher(model.predict) if config.batching else None
+    counts = {"invocations": 0, "errors": 0}
+
+    async def run_handler(body: bytes, content_type: str | None, accept: str | None) -> tuple[int, bytes, str, str]:
+        """(status, body, content type, error code) of the handler for one request; never raises.
+
+        The handler's steps in the container's order: input_fn, predict_fn (validate, then predict: with
+        batching, together with the rows of the other requests waiting), output_fn."""
+        try:
+            if len(body) > INLINE_BODY_BYTES:
+                out, out_type = await run_in_threadpool(invoke, model, body, content_type, accept, limit)
+            elif batcher is None:
+                out, out_type = invoke(model, body, content_type, accept, limit)
+            else:
+                X = validate(parse_request(body, content_type, limit), model)
+                out, out_type = output_fn(await batcher.predict(X), accept)
+            counts["invocations"] += 1
+            return 200, out, out_type, ""
+        except InferenceError as exc:
+            counts["errors"] += 1
+            return exc.status_code, exc.message.encode(), "text/plain", exc.code
+        except Exception as exc:  # noqa: BLE001 - a bug in the handler: 500, logged with its traceback
+            log.exception("inference failed")
+            return 500, f"internal error: {type(exc).__name__}: {exc}".encode(), "text/plain", "internal_error"
+
+    def capture(request: Request, body: bytes, out: bytes, out_type: str) -> None:
+        if writer is not None:
+            writer.offer(request.headers.get("content-type"), body, out_type, out,
+                         request.headers.get("x-amzn-sagemaker-inference-id"))
+
+    ping_headers = {INSTANCE_HEADER: config.instance_id} if config.instance_id else {}
+
+    async def ping(request: Request) -> Response:
+        return Response(b"", status_code=200, headers=ping_headers)
+
+    async def stats(request: Request) -> Response:
+        """This worker's counters (a local extension, not part of SageMaker's contract)."""
+        doc: dict = {"pid": os.getpid(), "endpoint": config.name, "variant": config.variant, **counts}
+        if batcher is not None:
+            doc["predict_calls"], doc["predicted_rows"] = batcher.calls, batcher.rows
+        if writer is not None:
+            doc["capture"] = {"captured": writer.captured, "written": writer.written, "dropped": writer.dropped}
+        return Response(json.dumps(doc), media_type="application/json")
+
+    async def execution_parameters(request: Request) -> Response:
+        return Response(json.dumps({"MaxConcurrentTransforms": 1, "BatchStrategy": "MULTI_RECORD",
+                                    "MaxPayloadInMB": max(1, limit // (1024 * 1024))}),
+                        media_type="application/json")
+
+    async def invocations(request: Request) -> Response:
+        try:
+            body = await read_body(request)
+        except ClientDisconnect:
+            return Response(b"", 499)
+        except _TooLarge as exc:
+            msg = f"the payload is {exc.size} bytes; the limit is {limit} bytes; split it or use batch transform"
+            return Response(_error_body(413, "payload_too_large", msg), 413, media_type="application/json")
+        status, out, out_type, code = await run_handler(body, request.headers.get("content-type"),
+                                                        request.headers.get("accept"))
+        if status != 200:
+            return Response(_error_body(status, code, out.decode()), status, media_type="application/json")
+        capture(request, body, out, out_type)
+        return Response(out, 200, headers={"content-type": out_type})
+
+    async def runtime_invocations(request: Request) -> Response:
+        request_id = str(uuid.uuid4())
+        name = request.path_params["name"]
+        if name != config.name:
+            return _runtime_error(400, _VALIDATION_ERROR_TYPE,
+                                  {"message": f"Endpoint {name} of account local not found."}, request_id)
+        try:
+            body = await read_body(request)
+        except ClientDisconnect:
+            return Response(b"", 499)
+        except _TooLarge as exc:
+            return _runtime_error(413, None, {"message": f"HTTP content length exceeded {limit} bytes "
+                                                         f"(got {exc.size})."}, request_id)
+        status, out, out_type, _ = await run_handler(body, request.headers.get("content-type"),
+                                                     request.headers.get("accept"))
+        if status != 200:
+            original = out.decode()
+            return _runtime_error(424, _MODEL_ERROR_TYPE, {
+                "ErrorCode": "CLIENT_ERROR_FROM_MODEL" if status < 500 else "SERVER_ERROR_FROM_MODEL",
+                "LogStreamArn": f"file://{log_ref}",
+                "Message": f'Received {"client" if status < 500 else "server"} error ({status}) from primary with '
+                           f'message "{original}". See {log_ref} for more information.',
+                "OriginalMessage": original,
+                "OriginalStatusCode": status,
+            }, request_id)
+        capture(request, body, out, out_type)
+        return Response(out, 200, headers={"content-type": out_type, "x-Amzn-Invoked-Production-Variant": config.variant,
+                                           "x-amzn-RequestId": request_id})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if writer is not None:
+            writer.start()
+        if batcher is not None:
+            batcher.start()
+        log.info("endpoint %s (variant %s) serving %s (%d features)", config.name, config.variant,
+                 config.model_dir, model.schema.n_features)
+        try:
+            yield
+        finally:
+            if batcher is not None:
+                batcher.close()
+                log.info("predictions: %d requests in %d XGBoost calls (%d rows)", counts["invocations"],
+                         batcher.calls, batcher.rows)
+            if writer is not None:
+                writer.close()
+                log.info("data capture: %d captured, %d written, %d dropped", writer.captured, writer.written,
+                         writer.dropped)
+
+    app = Starlette(routes=[
+        Route("/ping", ping, methods=["GET"]),
+        Route("/invocations", invocations, methods=["POST"]),
+        Route("/endpoints/{name}/invocations", runtime_invocations, methods=["POST"]),
+        Route("/execution-parameters", execution_parameters, methods=["GET"]),
+        Route("/stats", stats, methods=["GET"]),
+    ], lifespan=lifespan)
+    app.state.model = model
+    app.state.config = config
+    app.state.capture = writer
+    return app
+
+
+class _Batcher:
+    """Dynamic batching: the rows of the requests that arrive while a prediction runs are predicted together
+    in the next call, in one worker thread. XGBoost's C call releases the GIL, so the event loop parses and
+    answers other requests meanwhile, and one call's fixed cost is shared by every request in it. A single
+    request waits for nothing but its own prediction; each request gets exactly its own rows back."""
+
+    def __init__(self, predict: Callable[[np.ndarray], np.ndarray], max_rows: int = MAX_BATCH_ROWS) -> None:
+        self._predict = predict
+        self._max_rows = max_rows
+        self._pending: list[tuple[np.ndarray, asyncio.Future]] = []
+        self._running = False
+        self._executor: ThreadPoolExecutor | None = None
+        self.calls = 0
+        self.rows = 0
+
+    def start(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict")
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    async def predict(self, X: np.ndarray) -> np.ndarray:
+        loop = asyncio.get_running_loop()
+        if self._executor is None:  # not started (no lifespan): predict here
+            return self._predict(X)
+        future = loop.create_future()
+        self._pending.append((X, future))
+        if not self._running:
+            self._running = True
+            loop.create_task(self._drain(loop))
+        return await future
+
+    async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            while self._pending:
+                batch, rows = [], 0
+                while self._pending and (not batch or rows + len(self._pending[0][0]) <= self._max_rows):
+                    item = self._pending.pop(0)
+                    batch.append(item)
+                    rows += len(item[0])
+                X = batch[0][0] if len(batch) == 1 else _concatenate([x for x, _ in batch])
+                try:
+                    P = await loop.run_in_executor(self._executor, self._predict, X)
+                except Exception as exc:  # noqa: BLE001 - every request of the batch gets it
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    continue
+                self.calls += 1
+                self.rows += rows
+                offset = 0
+                for x, fut in batch:
+                    if not fut.done():  # a client that went away cancelled its future
+                        fut.set_result(P[offset:offset + len(x)])
+                    offset += len(x)
+        finally:
+            self._running = False
+
+
+def _concatenate(arrays: list[np.ndarray]) -> np.ndarray:
+    import numpy as np
+
+    return np.concatenate(arrays)
+
+
+def _runtime_error(status: int, error_type: str | None, body: dict, request_id: str) -> Response:
+    from starlette.responses import Response
+
+    headers = {"x-amzn-RequestId": request_id}
+    if error_type:
+        headers["x-amzn-ErrorType"] = error_type
+    return Response(json.dumps(body).encode(), status, headers=headers, media_type="application/json")
+
+
+def app_from_env() -> Starlette:
+    """uvicorn's factory (``mlpipe.local.endpoint_app:app_from_env``): the config from $MLPIPE_ENDPOINT_CONFIG."""
+    raw = os.environ.get(ENV_CONFIG)
+    if not raw:
+        raise RuntimeError(f"${ENV_CONFIG} is not set; start the endpoint with mlpipe.local.endpoint")
+    if "xgboost" not in sys.modules:
+        # xgboost imports scikit-learn (and with it scipy and pandas) when it is installed, ~3 s of start-up
+        # and ~100 MB per worker that serving never uses: this server process goes without.
+        sys.modules.setdefault("sklearn", None)  # type: ignore[arg-type]
+    return create_app(EndpointConfig.from_json(raw))

@@ -1,0 +1,293 @@
+"""AWS deployment: the Approved model package behind a SageMaker endpoint (blue/green) and a batch transform job::
+
+    resolve_version >> create_model >> create_endpoint_config >> deploy_endpoint >> smoke_test   (endpoint | both)
+    resolve_version >> [create_model, prepare_transform_input] >> batch_transform             (batch | both)
+
+- ``create_model``: ``CreateModel`` with ``Containers=[{ModelPackageName: <approved package ARN>}]``, the
+  execution role, the VPC and network isolation. ``create_endpoint_config``: one production variant (instance
+  type/count), ``DataCaptureConfig`` to S3 with KMS, ``KmsKeyId``. Both names are ``job_name`` of the date and a
+  hash of the package and the settings, and both operators reuse an existing resource of that name, so a retry
+  never fails on "already exists".
+- ``deploy_endpoint``: ``CreateEndpoint`` of ``deployment.endpoint_name``; when it exists, the provider's
+  operator falls back to ``UpdateEndpoint`` with the same ``DeploymentConfig``: blue/green, a canary of
+  ``canary_percent`` of the new fleet for ``canary_wait_seconds``, the old fleet kept ``termination_wait_seconds``,
+  auto-rollback when any of ``alarms`` fires. A retry of an endpoint already on this endpoint config returns.
+- ``prepare_transform_input``: the gold partition's scoring rows as JSON lines (ids + features), so the transform
+  job's ``JoinSource: Input`` keeps each row's ids next to its prediction.
+- ``batch_transform``: ``SageMakerTransformOperator`` to ``<lake>/predictions/dt=<ds>/`` with KMS.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from airflow.providers.amazon.aws.operators.sagemaker import (
+    SageMakerEndpointConfigOperator,
+    SageMakerEndpointOperator,
+    SageMakerModelOperator,
+    SageMakerTransformOperator,
+)
+from airflow.sdk import task
+
+from mlpipe.config import PipelineConfig, load_config
+from mlpipe.errors import ConfigError, MlPipeError
+from mlpipe.tasks import deployment as d
+
+log = logging.getLogger(__name__)
+
+RESOLVED = f"ti.xcom_pull(task_ids='{d.RESOLVE_TASK_ID}')"
+PREPARED = "ti.xcom_pull(task_ids='prepare_transform_input')"
+CHECK_INTERVAL_SECONDS = 60
+MAX_ENDPOINT_SECONDS = 3 * 3600
+
+
+def _j(expr: str) -> str:
+    return "{{ " + expr + " }}"
+
+
+def _kms(cfg: PipelineConfig) -> str | None:
+    return cfg.deployment.kms_key_arn or (cfg.aws.kms_key_arn if cfg.aws else None)
+
+
+def _tags(cfg: PipelineConfig) -> list[dict[str, str]]:
+    return [{"Key": "mlpipe:dag", "Value": d.DAG_ID}, {"Key": "mlpipe:environment", "Value": cfg.environment},
+            {"Key": "mlpipe:model-version", "Value": _j(RESOLVED + "['version']")}]
+
+
+def _check(cfg: PipelineConfig) -> None:
+    problems = []
+    if cfg.aws is None:
+        problems.append("aws: required on the aws stack")
+    if not cfg.deployment.execution_role_arn:
+        problems.append("deployment.execution_role_arn: the SageMaker model's execution role (arn:aws:iam::...:role/...)")
+    if not _kms(cfg):
+        problems.append("deployment.kms_key_arn (or aws.kms_key_arn): endpoint volumes, capture and transform output "
+                        "are KMS-encrypted")
+    if problems:
+        raise ConfigError("ml_deployment on the aws stack:\n" + "\n".join(problems))
+
+
+# ---- requests (templated with the resolve task's XCom) -----------------------------------------------------------
+
+
+def model_request(cfg: PipelineConfig) -> dict[str, Any]:
+    dep, aws = cfg.deployment, cfg.aws
+    out: dict[str, Any] = {
+        "ModelName": _j(RESOLVED + "['names']['model']"),
+        "Containers": [{"ModelPackageName": _j(RESOLVED + "['arn']")}],
+        "ExecutionRoleArn": dep.execution_role_arn,
+        "EnableNetworkIsolation": dep.enable_network_isolation,
+        "Tags": _tags(cfg),
+    }
+    if aws and aws.subnet_ids and aws.security_group_ids:
+        out["VpcConfig"] = {"SecurityGroupIds": list(aws.security_group_ids), "Subnets": list(aws.subnet_ids)}
+    return out
+
+
+def endpoint_config_request(cfg: PipelineConfig) -> dict[str, Any]:
+    dep = cfg.deployment
+    cap = dep.data_capture
+    out: dict[str, Any] = {
+        "EndpointConfigName": _j(RESOLVED + "['names']['endpoint_config']"),
+        "ProductionVariants": [{"VariantName": dep.variant_name, "ModelName": _j(RESOLVED + "['names']['model']"),
+                                "InitialInstanceCount": dep.instance_count, "InstanceType": dep.instance_type,
+                                "InitialVariantWeight": 1.0}],
+        "KmsKeyId": _kms(cfg),
+        "Tags": _tags(cfg),
+    }
+    if cap.enabled:
+        modes = [m for m, on in (("Input", cap.capture_input), ("Output", cap.capture_output)) if on]
+        out["DataCaptureConfig"] = {
+            "EnableCapture": True, "InitialSamplingPercentage": cap.sampling_percentage,
+            "DestinationS3Uri": d.capture_root(cfg), "KmsKeyId": _kms(cfg),
+            "CaptureOptions": [{"CaptureMode": m} for m in modes],
+            "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"], "JsonContentTypes": ["application/json"]}}
+    return out
+
+
+def endpoint_request(cfg: PipelineConfig) -> dict[str, Any]:
+    """CreateEndpoint; the provider's operator sends the same (less Tags) as UpdateEndpoint when it exists."""
+    return {"EndpointName": cfg.deployment.endpoint_name,
+            "EndpointConfigName": _j(RESOLVED + "['names']['endpoint_config']"),
+            "DeploymentConfig": cfg.deployment.blue_green.sagemaker(), "Tags": _tags(cfg)}
+
+
+def transform_request(cfg: PipelineConfig) -> dict[str, Any]:
+    t = cfg.deployment.transform
+    return {
+        "TransformJobName": _j(RESOLVED + "['names']['transform_job']"),
+        "ModelName": _j(RESOLVED + "['names']['model']"),
+        "MaxConcurrentTransforms": t.max_concurrent_transforms,
+        "MaxPayloadInMB": t.max_payload_mb,
+        "BatchStrategy": "SingleRecord",
+        "ModelClientConfig": {"InvocationsTimeoutInSeconds": 600, "InvocationsMaxRetries": 1},
+        "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
+                                                           "S3Uri": _j(PREPARED + "['input']")}},
+                           "ContentType": "application/json", "SplitType": "Line", "CompressionType": "None"},
+        "TransformOutput": {"S3OutputPath": _j(RESOLVED + "['predictions']") + "/", "Accept": "application/json",
+                            "AssembleWith": "Line", "KmsKeyId": _kms(cfg)},
+        "TransformResources": {"InstanceType": t.instance_type, "InstanceCount": t.instance_count,
+                               "VolumeKmsKeyId": _kms(cfg)},
+        "DataProcessing": {"InputFilter": "$", "JoinSource": "Input", "OutputFilter": "$"},
+        "Tags": _tags(cfg),
+    }
+
+
+# ---- operators that reuse what a previous try created -------------------------------------------------------------
+
+
+def _not_found(err: Any) -> bool:
+    msg = str(err).lower()
+    return "could not find" in msg or "not found" in msg or "does not exist" in msg
+
+
+class ReusingModelOperator(SageMakerModelOperator):
+    """CreateModel, unless a model of this name exists (a retry): then it is returned."""
+
+    def execute(self, context: Any) -> dict:
+        from botocore.exceptions import ClientError
+
+        try:
+            info = self.hook.describe_model(self.config["ModelName"])
+        except ClientError as err:
+            if not _not_found(err):
+                raise
+            return super().execute(context)
+        self.log.info("model %s exists: reusing it", self.config["ModelName"])
+        return {"Model": json.loads(json.dumps(info, default=str))}
+
+
+class ReusingEndpointConfigOperator(SageMakerEndpointConfigOperator):
+    """CreateEndpointConfig, unless one of this name exists (a retry): then it is returned."""
+
+    def execute(self, context: Any) -> dict:
+        from botocore.exceptions import ClientError
+
+        try:
+            info = self.hook.describe_endpoint_config(self.config["EndpointConfigName"])
+        except ClientError as err:
+            if not _not_found(err):
+                raise
+            return super().execute(context)
+        self.log.info("endpoint config %s exists: reusing it", self.config["EndpointConfigName"])
+        return json.loads(json.dumps(info, default=str))
+
+
+class BlueGreenEndpointOperator(SageMakerEndpointOperator):
+    """Create the endpoint, or update it blue/green; an endpoint already on this endpoint config is returned."""
+
+    def execute(self, context: Any) -> dict:
+        from botocore.exceptions import ClientError
+
+        info = self.config.get("Endpoint", self.config)
+        try:
+            current = self.hook.describe_endpoint(info["EndpointName"])
+        except ClientError as err:
+            if not _not_found(err):
+                raise
+            current = None
+        if current and current.get("EndpointConfigName") == info["EndpointConfigName"] and \
+                current.get("EndpointStatus") == "InService":
+            self.log.info("endpoint %s already serves %s", info["EndpointName"], info["EndpointConfigName"])
+            return {"Endpoint": json.loads(json.dumps(current, default=str))}
+        return super().execute(context)
+
+
+# ---- task bodies -----------------------------------------------------------------------------------------------
+
+
+def _hook(cfg: PipelineConfig) -> Any:
+    from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
+
+    return SageMakerHook(aws_conn_id=cfg.aws.conn_id, region_name=cfg.aws.region)
+
+
+def approved_package(version: int | None, cfg: PipelineConfig) -> dict[str, Any]:
+    """The Approved model package (``version``, else the newest Approved); :class:`MlPipeError` otherwise."""
+    group = cfg.training.registry.model_package_group
+    sm = _hook(cfg).get_conn()
+    if version is None:
+        found = sm.list_model_packages(ModelPackageGroupName=group, ModelApprovalStatus="Approved",
+                                       SortBy="CreationTime", SortOrder="Descending", MaxResults=1)
+        items = found.get("ModelPackageSummaryList", [])
+        if not items:
+            raise MlPipeError(f"model package group '{group}' has no Approved version to deploy; approve one "
+                              f"(UpdateModelPackage ModelApprovalStatus=Approved) and trigger ml_deployment")
+        arn = items[0]["ModelPackageArn"]
+    else:
+        arn = f"arn:aws:sagemaker:{cfg.aws.region}:{cfg.aws.account_id}:model-package/{group}/{version}"
+    desc = sm.describe_model_package(ModelPackageName=arn)
+    status = desc.get("ModelApprovalStatus")
+    if status != "Approved":
+        raise MlPipeError(f"{arn} is {status}; only Approved versions are deployable")
+    containers = desc.get("InferenceSpecification", {}).get("Containers", [{}])
+    return {"group": group, "version": int(desc.get("ModelPackageVersion", version or 0)), "arn": arn,
+            "status": status, "model_uri": containers[0].get("ModelDataUrl")}
+
+
+def prepare_transform_input(resolved: dict[str, Any], cfg: PipelineConfig | None = None) -> dict[str, Any]:
+    """The scoring rows as JSON lines (ids + features, no label) under ``_staging`` for the transform job."""
+    from mlpipe.stacks import get_stack
+
+    cfg = cfg or load_config()
+    table = d.read_scoring_rows(cfg, resolved["gold_partition"])
+    cols = [c for c in table.column_names if c != cfg.training.label]
+    lines = "\n".join(json.dumps(r, default=str) for r in table.select(cols).to_pylist())
+    prefix = f"{d.lake(cfg).root}/_staging/{d.DAG_ID}/scoring/dt={resolved['ds']}"
+    storage = get_stack(cfg).storage()
+    storage.clear_partition(prefix)
+    storage.write_bytes(f"{prefix}/scoring.jsonl", (lines + "\n").encode())
+    return {"input": f"{prefix}/", "rows": table.num_rows}
+
+
+class AwsDeployment:
+    def __init__(self, cfg: PipelineConfig) -> None:
+        self.cfg = cfg
+        self._model: Any = None
+
+    def approved_package(self, version: int | None) -> dict[str, Any]:
+        return approved_package(version, self.cfg)
+
+    def model(self, resolved: Any) -> Any:
+        """``create_model``, shared by the endpoint and the transform job (one task per DAG)."""
+        if self._model is None:
+            _check(self.cfg)
+            self._model = ReusingModelOperator(task_id="create_model", config=model_request(self.cfg),
+                                               aws_conn_id=self.cfg.aws.conn_id)
+            resolved >> self._model
+        return self._model
+
+    def runtime_client(self) -> Any:
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+        return AwsBaseHook(aws_conn_id=self.cfg.aws.conn_id, client_type="sagemaker-runtime",
+                           region_name=self.cfg.aws.region).get_conn()
+
+    def endpoint(self, resolved: Any) -> Any:
+        _check(self.cfg)
+        conn = self.cfg.aws.conn_id
+        model = self.model(resolved)
+        config = ReusingEndpointConfigOperator(task_id="create_endpoint_config",
+                                               config=endpoint_config_request(self.cfg), aws_conn_id=conn)
+        endpoint = BlueGreenEndpointOperator(
+            task_id="deploy_endpoint", config=endpoint_request(self.cfg), operation="create", deferrable=True,
+            check_interval=CHECK_INTERVAL_SECONDS, max_ingestion_time=MAX_ENDPOINT_SECONDS, aws_conn_id=conn)
+        model >> config >> endpoint
+        return endpoint
+
+    def batch(self, resolved: Any) -> Any:
+        _check(self.cfg)
+        prepared = task(prepare_transform_input, task_id="prepare_transform_input")(resolved)
+        batch_transform = SageMakerTransformOperator(
+            task_id="batch_transform", config=transform_request(self.cfg),
+            aws_conn_id=self.cfg.aws.conn_id, check_if_job_exists=True, action_if_job_exists="timestamp",
+            check_if_model_exists=False, deferrable=True, check_interval=CHECK_INTERVAL_SECONDS,
+            max_ingestion_time=self.cfg.deployment.transform.max_runtime_seconds)
+        [prepared, self.model(resolved)] >> batch_transform
+        return batch_transform
+
+
+__all__ = ["AwsDeployment", "approved_package", "endpoint_config_request", "endpoint_request", "model_request",
+           "transform_request"]
