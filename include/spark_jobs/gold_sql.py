@@ -10,9 +10,9 @@ that A + horizon <= ds.
 
 Windowed aggregates and recency read each large table once: every row gets its age in days at ds (``delta``),
 rows are grouped by entity and *segment* (the intervals between all window edges of all snapshots, looked up
-in a constant array), then each (feature, window, snapshot) is a sum over its segments, one row per entity.
-Grouping by a few dozen segments instead of by day keeps the hash tables small, which is what makes this fast
-on Spark (and on DuckDB).
+in a constant array), then joined with a small table of each snapshot's segment bounds and summed per entity
+and snapshot. Grouping by a few dozen segments instead of by day keeps the hash tables small, which is what
+makes this fast on Spark (and on DuckDB).
 """
 
 from __future__ import annotations
@@ -121,15 +121,16 @@ def parts(gold: Mapping[str, Any], dialect: str = "spark") -> tuple[list[tuple[s
                if lookup else "0")
         kind = col_types.get(table, {}).get(time_col, "timestamp")
         delta = f"(SELECT ds_day FROM run_params) - {d.day_number(time_col, kind)}"
-        partial, wide = [], []
+        partial, per_snapshot = [], []
+        hi = {w: f"hi{w}" for w in sorted(x for x in windows if x)}
+        r = f"r{t_i}"
         for f_i, f in enumerate(fs):
             m = f"m{f_i}"
             cond = f"({f['where']})" if f.get("where") else "TRUE"
             if f["kind"] == "recency":
                 partial.append(f"MIN(__delta) AS {m}" if cond == "TRUE" else f"MIN(CASE WHEN {cond} THEN __delta END) AS {m}")
-                for i, o in enumerate(offs):
-                    wide.append(f"MIN(CASE WHEN __seg >= {edges.index(o)} THEN {m} END) - {o} AS {f['name']}__{i}")
-                out_expr[f["name"]] = _by_snapshot(f"w{t_i}", f["name"], len(offs))
+                per_snapshot.append(f"MIN(t.{m}) - b.o AS {f['name']}")
+                out_expr[f["name"]] = f"{r}.{f['name']}"
                 continue
             agg, col = f["agg"], f.get("column")
             if agg == "count" and cond == "TRUE":
@@ -145,27 +146,31 @@ def parts(gold: Mapping[str, Any], dialect: str = "spark") -> tuple[list[tuple[s
             combine = {"count": "SUM", "sum": "SUM", "avg": "SUM", "min": "MIN", "max": "MAX"}[agg]
             for w in f["windows"]:
                 name = f["name"] if w is None else f"{f['name']}_{w}d"
-                for i, o in enumerate(offs):
-                    lo = edges.index(o)
-                    inside = f"__seg >= {lo}" if w is None else f"__seg BETWEEN {lo} AND {edges.index(o + w) - 1}"
-                    wide.append(f"{combine}(CASE WHEN {inside} THEN {m} END) AS {name}__{i}")
-                    if agg == "avg":
-                        wide.append(f"SUM(CASE WHEN {inside} THEN {m}n END) AS {name}__{i}n")
-                pick = _by_snapshot(f"w{t_i}", name, len(offs))
+                inside = None if w is None else f"t.__seg <= b.{hi[w]}"
+                per_snapshot.append(f"{combine}({_within(f't.{m}', inside)}) AS {name}")
                 if agg == "avg":
-                    out_expr[name] = f"{pick} / NULLIF({_by_snapshot(f'w{t_i}', name, len(offs), 'n')}, 0)"
+                    per_snapshot.append(f"SUM({_within(f't.{m}n', inside)}) AS {name}__n")
+                    out_expr[name] = f"{r}.{name} / NULLIF({r}.{name}__n, 0)"
                 elif agg in ("count", "sum"):
-                    out_expr[name] = f"COALESCE({pick}, 0)"
+                    out_expr[name] = f"COALESCE({r}.{name}, 0)"
                 else:
-                    out_expr[name] = pick
+                    out_expr[name] = f"{r}.{name}"
+        # per snapshot i (offset o): its segments start at lo; a window w ends at segment hi<w>
+        rows = [[i, o, edges.index(o), *[edges.index(o + w) - 1 for w in hi]] for i, o in enumerate(offs)]
+        names = ["i", "o", "lo", *hi.values()]
+        ctes.append((f"bounds{t_i}", "SELECT * FROM (VALUES " + ", ".join("(" + ", ".join(map(str, row)) + ")"
+                                                                          for row in rows)
+                     + f") AS b({', '.join(names)})"))
         keep = f"__delta >= 0 AND __delta < {edges[-1]}" if bounded else "__delta >= 0"
         ctes.append((f"seg{t_i}", "SELECT __k, __seg,\n         " + ",\n         ".join(partial)
                      + f"\n  FROM (SELECT *, {seg} AS __seg\n        FROM (SELECT *, {key} AS __k, {delta} AS __delta"
                      + f"\n              FROM {table}\n              WHERE {key} IS NOT NULL AND {time_col} IS NOT NULL) x"
                      + f"\n        WHERE {keep}) y\n  GROUP BY __k, __seg"))
-        ctes.append((f"wide{t_i}", "SELECT __k,\n         " + ",\n         ".join(wide)
-                     + f"\n  FROM seg{t_i}\n  GROUP BY __k"))
-        joins.append(f"LEFT JOIN wide{t_i} w{t_i} ON w{t_i}.__k = s.{key}")
+        upper = f" AND t.__seg <= b.{hi[max(hi)]}" if bounded else ""
+        ctes.append((f"agg{t_i}", "SELECT t.__k, b.i,\n         " + ",\n         ".join(per_snapshot)
+                     + f"\n  FROM seg{t_i} t\n  JOIN bounds{t_i} b ON t.__seg >= b.lo{upper}"
+                     + "\n  GROUP BY t.__k, b.i, b.o"))
+        joins.append(f"LEFT JOIN agg{t_i} {r} ON {r}.__k = s.{key} AND {r}.i = s.i")
 
     # ---- latest visible values (attributes, days since), per (table, time column); a table with one row per
     # entity is joined as it is, the others through the latest row per entity and as-of date
@@ -233,11 +238,8 @@ def parts(gold: Mapping[str, Any], dialect: str = "spark") -> tuple[list[tuple[s
     return ctes, "SELECT " + ",\n       ".join(select) + "\nFROM spine s\n" + "\n".join(joins) + "\n"
 
 
-def _by_snapshot(alias: str, name: str, n: int, suffix: str = "") -> str:
-    """The value of ``name`` for the spine row's snapshot (columns name__0 ... name__<n-1>)."""
-    if n == 1:
-        return f"{alias}.{name}__0{suffix}"
-    return "CASE s.i " + " ".join(f"WHEN {i} THEN {alias}.{name}__{i}{suffix}" for i in range(n)) + " END"
+def _within(value: str, condition: str | None) -> str:
+    return value if condition is None else f"CASE WHEN {condition} THEN {value} END"
 
 
 def main(argv: list[str] | None = None) -> int:

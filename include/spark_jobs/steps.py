@@ -102,12 +102,12 @@ def run_gold(spark: SparkSession, spec: Mapping[str, Any], tables: Mapping[str, 
     out = outputs(spec, "gold", g["name"])
     inputs = dict(tables) if tables is not None else gold.read_inputs(spark, fs, spec)
     data_tmp, quarantine_tmp = publish.prepare(fs, out)
+    # the rows are cached as the write computes them; the gate then checks exactly those rows, in memory
+    data = gold.build(spark, spec, inputs).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        built = gold.build(spark, spec, inputs)
-        gold.sort_for_write(built, spec).write.parquet(data_tmp)
+        gold.sort_for_write(data, spec).write.parquet(data_tmp)
     finally:
         gold.release(spark)
-    data = spark.read.schema(built.schema).parquet(data_tmp).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         rows = data.count()
         ctx = quality.GateContext(ds=spec["ds"], kind="gold", rows=rows,

@@ -10,6 +10,9 @@ spine AS (
   JOIN as_of_dates a ON CAST(e.signup_ts AS DATE) <= a.as_of
   JOIN population q ON q.customer_id = e.customer_id AND q.as_of = a.as_of
 ),
+bounds0 AS (
+  SELECT * FROM (VALUES (0, 0, 0, 0, 1, 15), (1, 30, 2, 2, 6, 19), (2, 37, 3, 3, 8, 20), (3, 44, 4, 4, 10, 21), (4, 51, 5, 5, 12, 22), (5, 58, 6, 7, 14, 23), (6, 65, 8, 9, 16, 24), (7, 72, 10, 11, 17, 25), (8, 79, 12, 13, 18, 26)) AS b(i, o, lo, hi7, hi30, hi90)
+),
 seg0 AS (
   SELECT __k, __seg,
          COUNT(*) AS m0,
@@ -23,64 +26,20 @@ seg0 AS (
         WHERE __delta >= 0) y
   GROUP BY __k, __seg
 ),
-wide0 AS (
-  SELECT __k,
-         SUM(CASE WHEN __seg BETWEEN 0 AND 0 THEN m0 END) AS events_7d__0,
-         SUM(CASE WHEN __seg BETWEEN 2 AND 2 THEN m0 END) AS events_7d__1,
-         SUM(CASE WHEN __seg BETWEEN 3 AND 3 THEN m0 END) AS events_7d__2,
-         SUM(CASE WHEN __seg BETWEEN 4 AND 4 THEN m0 END) AS events_7d__3,
-         SUM(CASE WHEN __seg BETWEEN 5 AND 5 THEN m0 END) AS events_7d__4,
-         SUM(CASE WHEN __seg BETWEEN 6 AND 7 THEN m0 END) AS events_7d__5,
-         SUM(CASE WHEN __seg BETWEEN 8 AND 9 THEN m0 END) AS events_7d__6,
-         SUM(CASE WHEN __seg BETWEEN 10 AND 11 THEN m0 END) AS events_7d__7,
-         SUM(CASE WHEN __seg BETWEEN 12 AND 13 THEN m0 END) AS events_7d__8,
-         SUM(CASE WHEN __seg BETWEEN 0 AND 1 THEN m0 END) AS events_30d__0,
-         SUM(CASE WHEN __seg BETWEEN 2 AND 6 THEN m0 END) AS events_30d__1,
-         SUM(CASE WHEN __seg BETWEEN 3 AND 8 THEN m0 END) AS events_30d__2,
-         SUM(CASE WHEN __seg BETWEEN 4 AND 10 THEN m0 END) AS events_30d__3,
-         SUM(CASE WHEN __seg BETWEEN 5 AND 12 THEN m0 END) AS events_30d__4,
-         SUM(CASE WHEN __seg BETWEEN 6 AND 14 THEN m0 END) AS events_30d__5,
-         SUM(CASE WHEN __seg BETWEEN 8 AND 16 THEN m0 END) AS events_30d__6,
-         SUM(CASE WHEN __seg BETWEEN 10 AND 17 THEN m0 END) AS events_30d__7,
-         SUM(CASE WHEN __seg BETWEEN 12 AND 18 THEN m0 END) AS events_30d__8,
-         SUM(CASE WHEN __seg BETWEEN 0 AND 15 THEN m0 END) AS events_90d__0,
-         SUM(CASE WHEN __seg BETWEEN 2 AND 19 THEN m0 END) AS events_90d__1,
-         SUM(CASE WHEN __seg BETWEEN 3 AND 20 THEN m0 END) AS events_90d__2,
-         SUM(CASE WHEN __seg BETWEEN 4 AND 21 THEN m0 END) AS events_90d__3,
-         SUM(CASE WHEN __seg BETWEEN 5 AND 22 THEN m0 END) AS events_90d__4,
-         SUM(CASE WHEN __seg BETWEEN 6 AND 23 THEN m0 END) AS events_90d__5,
-         SUM(CASE WHEN __seg BETWEEN 8 AND 24 THEN m0 END) AS events_90d__6,
-         SUM(CASE WHEN __seg BETWEEN 10 AND 25 THEN m0 END) AS events_90d__7,
-         SUM(CASE WHEN __seg BETWEEN 12 AND 26 THEN m0 END) AS events_90d__8,
-         SUM(CASE WHEN __seg BETWEEN 0 AND 1 THEN m1 END) AS support_events_30d__0,
-         SUM(CASE WHEN __seg BETWEEN 2 AND 6 THEN m1 END) AS support_events_30d__1,
-         SUM(CASE WHEN __seg BETWEEN 3 AND 8 THEN m1 END) AS support_events_30d__2,
-         SUM(CASE WHEN __seg BETWEEN 4 AND 10 THEN m1 END) AS support_events_30d__3,
-         SUM(CASE WHEN __seg BETWEEN 5 AND 12 THEN m1 END) AS support_events_30d__4,
-         SUM(CASE WHEN __seg BETWEEN 6 AND 14 THEN m1 END) AS support_events_30d__5,
-         SUM(CASE WHEN __seg BETWEEN 8 AND 16 THEN m1 END) AS support_events_30d__6,
-         SUM(CASE WHEN __seg BETWEEN 10 AND 17 THEN m1 END) AS support_events_30d__7,
-         SUM(CASE WHEN __seg BETWEEN 12 AND 18 THEN m1 END) AS support_events_30d__8,
-         SUM(CASE WHEN __seg BETWEEN 0 AND 1 THEN m2 END) AS cancel_page_views_30d__0,
-         SUM(CASE WHEN __seg BETWEEN 2 AND 6 THEN m2 END) AS cancel_page_views_30d__1,
-         SUM(CASE WHEN __seg BETWEEN 3 AND 8 THEN m2 END) AS cancel_page_views_30d__2,
-         SUM(CASE WHEN __seg BETWEEN 4 AND 10 THEN m2 END) AS cancel_page_views_30d__3,
-         SUM(CASE WHEN __seg BETWEEN 5 AND 12 THEN m2 END) AS cancel_page_views_30d__4,
-         SUM(CASE WHEN __seg BETWEEN 6 AND 14 THEN m2 END) AS cancel_page_views_30d__5,
-         SUM(CASE WHEN __seg BETWEEN 8 AND 16 THEN m2 END) AS cancel_page_views_30d__6,
-         SUM(CASE WHEN __seg BETWEEN 10 AND 17 THEN m2 END) AS cancel_page_views_30d__7,
-         SUM(CASE WHEN __seg BETWEEN 12 AND 18 THEN m2 END) AS cancel_page_views_30d__8,
-         MIN(CASE WHEN __seg >= 0 THEN m3 END) - 0 AS days_since_last_event__0,
-         MIN(CASE WHEN __seg >= 2 THEN m3 END) - 30 AS days_since_last_event__1,
-         MIN(CASE WHEN __seg >= 3 THEN m3 END) - 37 AS days_since_last_event__2,
-         MIN(CASE WHEN __seg >= 4 THEN m3 END) - 44 AS days_since_last_event__3,
-         MIN(CASE WHEN __seg >= 5 THEN m3 END) - 51 AS days_since_last_event__4,
-         MIN(CASE WHEN __seg >= 6 THEN m3 END) - 58 AS days_since_last_event__5,
-         MIN(CASE WHEN __seg >= 8 THEN m3 END) - 65 AS days_since_last_event__6,
-         MIN(CASE WHEN __seg >= 10 THEN m3 END) - 72 AS days_since_last_event__7,
-         MIN(CASE WHEN __seg >= 12 THEN m3 END) - 79 AS days_since_last_event__8
-  FROM seg0
-  GROUP BY __k
+agg0 AS (
+  SELECT t.__k, b.i,
+         SUM(CASE WHEN t.__seg <= b.hi7 THEN t.m0 END) AS events_7d,
+         SUM(CASE WHEN t.__seg <= b.hi30 THEN t.m0 END) AS events_30d,
+         SUM(CASE WHEN t.__seg <= b.hi90 THEN t.m0 END) AS events_90d,
+         SUM(CASE WHEN t.__seg <= b.hi30 THEN t.m1 END) AS support_events_30d,
+         SUM(CASE WHEN t.__seg <= b.hi30 THEN t.m2 END) AS cancel_page_views_30d,
+         MIN(t.m3) - b.o AS days_since_last_event
+  FROM seg0 t
+  JOIN bounds0 b ON t.__seg >= b.lo
+  GROUP BY t.__k, b.i, b.o
+),
+bounds1 AS (
+  SELECT * FROM (VALUES (0, 0, 0, 0, 13), (1, 30, 1, 5, 17), (2, 37, 2, 7, 18), (3, 44, 3, 9, 19), (4, 51, 4, 11, 20), (5, 58, 5, 12, 21), (6, 65, 7, 14, 22), (7, 72, 9, 15, 23), (8, 79, 11, 16, 24)) AS b(i, o, lo, hi30, hi90)
 ),
 seg1 AS (
   SELECT __k, __seg,
@@ -95,55 +54,16 @@ seg1 AS (
         WHERE __delta >= 0) y
   GROUP BY __k, __seg
 ),
-wide1 AS (
-  SELECT __k,
-         MIN(CASE WHEN __seg >= 0 THEN m0 END) - 0 AS days_since_last_payment__0,
-         MIN(CASE WHEN __seg >= 1 THEN m0 END) - 30 AS days_since_last_payment__1,
-         MIN(CASE WHEN __seg >= 2 THEN m0 END) - 37 AS days_since_last_payment__2,
-         MIN(CASE WHEN __seg >= 3 THEN m0 END) - 44 AS days_since_last_payment__3,
-         MIN(CASE WHEN __seg >= 4 THEN m0 END) - 51 AS days_since_last_payment__4,
-         MIN(CASE WHEN __seg >= 5 THEN m0 END) - 58 AS days_since_last_payment__5,
-         MIN(CASE WHEN __seg >= 7 THEN m0 END) - 65 AS days_since_last_payment__6,
-         MIN(CASE WHEN __seg >= 9 THEN m0 END) - 72 AS days_since_last_payment__7,
-         MIN(CASE WHEN __seg >= 11 THEN m0 END) - 79 AS days_since_last_payment__8,
-         SUM(CASE WHEN __seg BETWEEN 0 AND 13 THEN m1 END) AS payments_90d__0,
-         SUM(CASE WHEN __seg BETWEEN 1 AND 17 THEN m1 END) AS payments_90d__1,
-         SUM(CASE WHEN __seg BETWEEN 2 AND 18 THEN m1 END) AS payments_90d__2,
-         SUM(CASE WHEN __seg BETWEEN 3 AND 19 THEN m1 END) AS payments_90d__3,
-         SUM(CASE WHEN __seg BETWEEN 4 AND 20 THEN m1 END) AS payments_90d__4,
-         SUM(CASE WHEN __seg BETWEEN 5 AND 21 THEN m1 END) AS payments_90d__5,
-         SUM(CASE WHEN __seg BETWEEN 7 AND 22 THEN m1 END) AS payments_90d__6,
-         SUM(CASE WHEN __seg BETWEEN 9 AND 23 THEN m1 END) AS payments_90d__7,
-         SUM(CASE WHEN __seg BETWEEN 11 AND 24 THEN m1 END) AS payments_90d__8,
-         SUM(CASE WHEN __seg BETWEEN 0 AND 13 THEN m2 END) AS monetary_90d__0,
-         SUM(CASE WHEN __seg BETWEEN 1 AND 17 THEN m2 END) AS monetary_90d__1,
-         SUM(CASE WHEN __seg BETWEEN 2 AND 18 THEN m2 END) AS monetary_90d__2,
-         SUM(CASE WHEN __seg BETWEEN 3 AND 19 THEN m2 END) AS monetary_90d__3,
-         SUM(CASE WHEN __seg BETWEEN 4 AND 20 THEN m2 END) AS monetary_90d__4,
-         SUM(CASE WHEN __seg BETWEEN 5 AND 21 THEN m2 END) AS monetary_90d__5,
-         SUM(CASE WHEN __seg BETWEEN 7 AND 22 THEN m2 END) AS monetary_90d__6,
-         SUM(CASE WHEN __seg BETWEEN 9 AND 23 THEN m2 END) AS monetary_90d__7,
-         SUM(CASE WHEN __seg BETWEEN 11 AND 24 THEN m2 END) AS monetary_90d__8,
-         SUM(CASE WHEN __seg BETWEEN 0 AND 0 THEN m3 END) AS payment_failures_30d__0,
-         SUM(CASE WHEN __seg BETWEEN 1 AND 5 THEN m3 END) AS payment_failures_30d__1,
-         SUM(CASE WHEN __seg BETWEEN 2 AND 7 THEN m3 END) AS payment_failures_30d__2,
-         SUM(CASE WHEN __seg BETWEEN 3 AND 9 THEN m3 END) AS payment_failures_30d__3,
-         SUM(CASE WHEN __seg BETWEEN 4 AND 11 THEN m3 END) AS payment_failures_30d__4,
-         SUM(CASE WHEN __seg BETWEEN 5 AND 12 THEN m3 END) AS payment_failures_30d__5,
-         SUM(CASE WHEN __seg BETWEEN 7 AND 14 THEN m3 END) AS payment_failures_30d__6,
-         SUM(CASE WHEN __seg BETWEEN 9 AND 15 THEN m3 END) AS payment_failures_30d__7,
-         SUM(CASE WHEN __seg BETWEEN 11 AND 16 THEN m3 END) AS payment_failures_30d__8,
-         SUM(CASE WHEN __seg BETWEEN 0 AND 13 THEN m3 END) AS payment_failures_90d__0,
-         SUM(CASE WHEN __seg BETWEEN 1 AND 17 THEN m3 END) AS payment_failures_90d__1,
-         SUM(CASE WHEN __seg BETWEEN 2 AND 18 THEN m3 END) AS payment_failures_90d__2,
-         SUM(CASE WHEN __seg BETWEEN 3 AND 19 THEN m3 END) AS payment_failures_90d__3,
-         SUM(CASE WHEN __seg BETWEEN 4 AND 20 THEN m3 END) AS payment_failures_90d__4,
-         SUM(CASE WHEN __seg BETWEEN 5 AND 21 THEN m3 END) AS payment_failures_90d__5,
-         SUM(CASE WHEN __seg BETWEEN 7 AND 22 THEN m3 END) AS payment_failures_90d__6,
-         SUM(CASE WHEN __seg BETWEEN 9 AND 23 THEN m3 END) AS payment_failures_90d__7,
-         SUM(CASE WHEN __seg BETWEEN 11 AND 24 THEN m3 END) AS payment_failures_90d__8
-  FROM seg1
-  GROUP BY __k
+agg1 AS (
+  SELECT t.__k, b.i,
+         MIN(t.m0) - b.o AS days_since_last_payment,
+         SUM(CASE WHEN t.__seg <= b.hi90 THEN t.m1 END) AS payments_90d,
+         SUM(CASE WHEN t.__seg <= b.hi90 THEN t.m2 END) AS monetary_90d,
+         SUM(CASE WHEN t.__seg <= b.hi30 THEN t.m3 END) AS payment_failures_30d,
+         SUM(CASE WHEN t.__seg <= b.hi90 THEN t.m3 END) AS payment_failures_90d
+  FROM seg1 t
+  JOIN bounds1 b ON t.__seg >= b.lo
+  GROUP BY t.__k, b.i, b.o
 ),
 latest1 AS (
   SELECT s.customer_id, s.as_of,
@@ -168,24 +88,24 @@ SELECT s.customer_id,
        CAST(v1.plan AS STRING) AS plan,
        CAST(v1.monthly_price AS DOUBLE) AS monthly_price,
        CAST(v0.country AS STRING) AS country,
-       CAST(COALESCE(CASE s.i WHEN 0 THEN w0.events_7d__0 WHEN 1 THEN w0.events_7d__1 WHEN 2 THEN w0.events_7d__2 WHEN 3 THEN w0.events_7d__3 WHEN 4 THEN w0.events_7d__4 WHEN 5 THEN w0.events_7d__5 WHEN 6 THEN w0.events_7d__6 WHEN 7 THEN w0.events_7d__7 WHEN 8 THEN w0.events_7d__8 END, 0) AS BIGINT) AS events_7d,
-       CAST(COALESCE(CASE s.i WHEN 0 THEN w0.events_30d__0 WHEN 1 THEN w0.events_30d__1 WHEN 2 THEN w0.events_30d__2 WHEN 3 THEN w0.events_30d__3 WHEN 4 THEN w0.events_30d__4 WHEN 5 THEN w0.events_30d__5 WHEN 6 THEN w0.events_30d__6 WHEN 7 THEN w0.events_30d__7 WHEN 8 THEN w0.events_30d__8 END, 0) AS BIGINT) AS events_30d,
-       CAST(COALESCE(CASE s.i WHEN 0 THEN w0.events_90d__0 WHEN 1 THEN w0.events_90d__1 WHEN 2 THEN w0.events_90d__2 WHEN 3 THEN w0.events_90d__3 WHEN 4 THEN w0.events_90d__4 WHEN 5 THEN w0.events_90d__5 WHEN 6 THEN w0.events_90d__6 WHEN 7 THEN w0.events_90d__7 WHEN 8 THEN w0.events_90d__8 END, 0) AS BIGINT) AS events_90d,
-       CAST(COALESCE(CASE s.i WHEN 0 THEN w0.support_events_30d__0 WHEN 1 THEN w0.support_events_30d__1 WHEN 2 THEN w0.support_events_30d__2 WHEN 3 THEN w0.support_events_30d__3 WHEN 4 THEN w0.support_events_30d__4 WHEN 5 THEN w0.support_events_30d__5 WHEN 6 THEN w0.support_events_30d__6 WHEN 7 THEN w0.support_events_30d__7 WHEN 8 THEN w0.support_events_30d__8 END, 0) AS BIGINT) AS support_events_30d,
-       CAST(COALESCE(CASE s.i WHEN 0 THEN w0.cancel_page_views_30d__0 WHEN 1 THEN w0.cancel_page_views_30d__1 WHEN 2 THEN w0.cancel_page_views_30d__2 WHEN 3 THEN w0.cancel_page_views_30d__3 WHEN 4 THEN w0.cancel_page_views_30d__4 WHEN 5 THEN w0.cancel_page_views_30d__5 WHEN 6 THEN w0.cancel_page_views_30d__6 WHEN 7 THEN w0.cancel_page_views_30d__7 WHEN 8 THEN w0.cancel_page_views_30d__8 END, 0) AS BIGINT) AS cancel_page_views_30d,
-       CAST(CASE s.i WHEN 0 THEN w0.days_since_last_event__0 WHEN 1 THEN w0.days_since_last_event__1 WHEN 2 THEN w0.days_since_last_event__2 WHEN 3 THEN w0.days_since_last_event__3 WHEN 4 THEN w0.days_since_last_event__4 WHEN 5 THEN w0.days_since_last_event__5 WHEN 6 THEN w0.days_since_last_event__6 WHEN 7 THEN w0.days_since_last_event__7 WHEN 8 THEN w0.days_since_last_event__8 END AS INT) AS days_since_last_event,
-       CAST(CASE s.i WHEN 0 THEN w1.days_since_last_payment__0 WHEN 1 THEN w1.days_since_last_payment__1 WHEN 2 THEN w1.days_since_last_payment__2 WHEN 3 THEN w1.days_since_last_payment__3 WHEN 4 THEN w1.days_since_last_payment__4 WHEN 5 THEN w1.days_since_last_payment__5 WHEN 6 THEN w1.days_since_last_payment__6 WHEN 7 THEN w1.days_since_last_payment__7 WHEN 8 THEN w1.days_since_last_payment__8 END AS INT) AS days_since_last_payment,
-       CAST(COALESCE(CASE s.i WHEN 0 THEN w1.payments_90d__0 WHEN 1 THEN w1.payments_90d__1 WHEN 2 THEN w1.payments_90d__2 WHEN 3 THEN w1.payments_90d__3 WHEN 4 THEN w1.payments_90d__4 WHEN 5 THEN w1.payments_90d__5 WHEN 6 THEN w1.payments_90d__6 WHEN 7 THEN w1.payments_90d__7 WHEN 8 THEN w1.payments_90d__8 END, 0) AS BIGINT) AS payments_90d,
-       CAST(COALESCE(CASE s.i WHEN 0 THEN w1.monetary_90d__0 WHEN 1 THEN w1.monetary_90d__1 WHEN 2 THEN w1.monetary_90d__2 WHEN 3 THEN w1.monetary_90d__3 WHEN 4 THEN w1.monetary_90d__4 WHEN 5 THEN w1.monetary_90d__5 WHEN 6 THEN w1.monetary_90d__6 WHEN 7 THEN w1.monetary_90d__7 WHEN 8 THEN w1.monetary_90d__8 END, 0) AS DOUBLE) AS monetary_90d,
-       CAST(COALESCE(CASE s.i WHEN 0 THEN w1.payment_failures_30d__0 WHEN 1 THEN w1.payment_failures_30d__1 WHEN 2 THEN w1.payment_failures_30d__2 WHEN 3 THEN w1.payment_failures_30d__3 WHEN 4 THEN w1.payment_failures_30d__4 WHEN 5 THEN w1.payment_failures_30d__5 WHEN 6 THEN w1.payment_failures_30d__6 WHEN 7 THEN w1.payment_failures_30d__7 WHEN 8 THEN w1.payment_failures_30d__8 END, 0) AS BIGINT) AS payment_failures_30d,
-       CAST(COALESCE(CASE s.i WHEN 0 THEN w1.payment_failures_90d__0 WHEN 1 THEN w1.payment_failures_90d__1 WHEN 2 THEN w1.payment_failures_90d__2 WHEN 3 THEN w1.payment_failures_90d__3 WHEN 4 THEN w1.payment_failures_90d__4 WHEN 5 THEN w1.payment_failures_90d__5 WHEN 6 THEN w1.payment_failures_90d__6 WHEN 7 THEN w1.payment_failures_90d__7 WHEN 8 THEN w1.payment_failures_90d__8 END, 0) AS BIGINT) AS payment_failures_90d,
+       CAST(COALESCE(r0.events_7d, 0) AS BIGINT) AS events_7d,
+       CAST(COALESCE(r0.events_30d, 0) AS BIGINT) AS events_30d,
+       CAST(COALESCE(r0.events_90d, 0) AS BIGINT) AS events_90d,
+       CAST(COALESCE(r0.support_events_30d, 0) AS BIGINT) AS support_events_30d,
+       CAST(COALESCE(r0.cancel_page_views_30d, 0) AS BIGINT) AS cancel_page_views_30d,
+       CAST(r0.days_since_last_event AS INT) AS days_since_last_event,
+       CAST(r1.days_since_last_payment AS INT) AS days_since_last_payment,
+       CAST(COALESCE(r1.payments_90d, 0) AS BIGINT) AS payments_90d,
+       CAST(COALESCE(r1.monetary_90d, 0) AS DOUBLE) AS monetary_90d,
+       CAST(COALESCE(r1.payment_failures_30d, 0) AS BIGINT) AS payment_failures_30d,
+       CAST(COALESCE(r1.payment_failures_90d, 0) AS BIGINT) AS payment_failures_90d,
        CAST(v2.company_size AS BIGINT) AS company_size,
        CAST(v2.industry AS STRING) AS industry,
        CAST(v2.credit_band AS STRING) AS credit_band,
        CAST(CASE WHEN s.split = 'train' THEN COALESCE(l.y, 0) END AS INT) AS churned
 FROM spine s
-LEFT JOIN wide0 w0 ON w0.__k = s.customer_id
-LEFT JOIN wide1 w1 ON w1.__k = s.customer_id
+LEFT JOIN agg0 r0 ON r0.__k = s.customer_id AND r0.i = s.i
+LEFT JOIN agg1 r1 ON r1.__k = s.customer_id AND r1.i = s.i
 LEFT JOIN customers v0 ON v0.customer_id = s.customer_id AND CAST(v0.signup_ts AS DATE) <= s.as_of
 LEFT JOIN latest1 v1 ON v1.customer_id = s.customer_id AND v1.as_of = s.as_of
 LEFT JOIN accounts v2 ON v2.customer_id = s.customer_id AND CAST(v2.updated_date AS DATE) <= s.as_of

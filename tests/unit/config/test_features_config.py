@@ -205,3 +205,16 @@ def test_csv_dataset_config_is_valid():
     spec = job_spec(cfg, "2026-11-02")
     assert [t["name"] for t in spec["silver"]["tables"]] == ["crm_customers"]
     assert spec["gold"]["label"]["kind"] == "column"
+
+
+def test_athena_ddl_files_are_the_sample_rendering():
+    """include/sql/athena/<layer>_<table>.sql: one CREATE EXTERNAL TABLE per dataset, partitioned by dt."""
+    from mlpipe.config.features import athena_ddl
+
+    rendered = athena_ddl(FeaturesConfig.sample())
+    on_disk = {p.name: p.read_text() for p in (ROOT / "include/sql/athena").glob("*.sql")}
+    assert on_disk == rendered
+    ddl = rendered["gold_customer_features.sql"]
+    assert ddl.startswith("CREATE EXTERNAL TABLE IF NOT EXISTS gold_customer_features (\n  `customer_id` bigint,")
+    assert "PARTITIONED BY (dt string)" in ddl and "STORED AS PARQUET" in ddl
+    assert "LOCATION '{{ params.lake_root }}/gold/customer_features/'" in ddl
