@@ -8,8 +8,7 @@ import runpy
 from typing import Any
 
 import pytest
-
-from tests.aws.test_features_requests import ROOT, validate
+from botocore_shapes import ROOT, validate
 
 DS = "2026-11-01"
 GROUP = "mlpipe-churn"

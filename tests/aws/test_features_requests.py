@@ -4,26 +4,21 @@ date, rendered from include/config/aws-dev.yaml and validated against botocore's
 The requests are rebuilt from the rendered operator fields the way the provider (9.34.0) builds them:
 ``EmrHook.create_job_flow`` (emr_conn_id=None: the overrides are the whole request), ``add_job_flow_steps``,
 ``EmrServerlessStartJobOperator.execute`` and ``AthenaHook.run_query``. botocore's ParamValidator checks types,
-required and unknown keys and minimum lengths; ``strict_problems`` adds what it skips (maximum lengths,
-patterns, enums, numeric ranges).
+required and unknown keys and minimum lengths; ``botocore_shapes.strict_problems`` adds what it skips
+(maximum lengths, patterns, enums, numeric ranges).
 """
 
 from __future__ import annotations
 
-import re
 import runpy
-from pathlib import Path
 from typing import Any
 
-import botocore.session
 import pytest
-from botocore.validate import ParamValidator
+from botocore_shapes import ROOT, validate
 
-ROOT = Path(__file__).resolve().parents[2]
 DS = "2026-11-01"
 LAKE = "s3://acme-ml-lake-dev/lake"
 CLUSTER_ID = "j-2AXXXXXXGAPLF"
-SESSION = botocore.session.get_session()
 
 
 class FakeTI:
@@ -72,52 +67,6 @@ def render(op, ti: FakeTI | None = None):
     context = {"ti": ti, "task_instance": ti, "params": op.params, "ds": None, "dag": op.dag, "task": op}
     op.render_template_fields(context)
     return op
-
-
-def validate(service: str, operation: str, params: dict[str, Any]) -> None:
-    shape = SESSION.get_service_model(service).operation_model(operation).input_shape
-    report = ParamValidator().validate(params, shape)
-    assert not report.has_errors(), f"{service}.{operation}: {report.generate_report()}"
-    problems = strict_problems(params, shape, operation)
-    assert not problems, f"{service}.{operation}: " + "; ".join(problems)
-
-
-def strict_problems(value: Any, shape: Any, path: str) -> list[str]:
-    """Maximum lengths, patterns, enums and numeric ranges, which ParamValidator does not check."""
-    problems: list[str] = []
-    meta = shape.metadata
-    if shape.type_name == "structure":
-        for name, member in shape.members.items():
-            if name in value:
-                problems += strict_problems(value[name], member, f"{path}.{name}")
-    elif shape.type_name == "list":
-        if "max" in meta and len(value) > meta["max"]:
-            problems.append(f"{path}: {len(value)} items > {meta['max']}")
-        for i, item in enumerate(value):
-            problems += strict_problems(item, shape.member, f"{path}[{i}]")
-    elif shape.type_name == "map":
-        for k, v in value.items():
-            problems += strict_problems(k, shape.key, f"{path}.<key {k}>")
-            problems += strict_problems(v, shape.value, f"{path}[{k}]")
-    elif shape.type_name == "string":
-        if "max" in meta and len(value) > meta["max"]:
-            problems.append(f"{path}: {len(value)} chars > {meta['max']}: {value!r}")
-        if getattr(shape, "enum", None) and value not in shape.enum:
-            problems.append(f"{path}: {value!r} not in {shape.enum}")
-        pattern = meta.get("pattern")
-        if pattern:
-            try:
-                regex = re.compile(pattern, re.DOTALL)
-            except re.error:  # Java-style surrogate ranges Python cannot compile
-                regex = None
-            if regex and not regex.fullmatch(value):
-                problems.append(f"{path}: {value!r} does not match {pattern}")
-    elif shape.type_name in ("integer", "long", "double", "float"):
-        if "min" in meta and value < meta["min"]:
-            problems.append(f"{path}: {value} < {meta['min']}")
-        if "max" in meta and value > meta["max"]:
-            problems.append(f"{path}: {value} > {meta['max']}")
-    return problems
 
 
 # ---- how the provider builds each request from an operator's (rendered) fields ----------------------------

@@ -7,14 +7,11 @@ from __future__ import annotations
 import os
 import runpy
 import socket
-from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore_shapes import ROOT, validate
 
-ROOT = Path(__file__).resolve().parents[2]
-_helpers = runpy.run_path(str(Path(__file__).with_name("test_features_requests.py")))
-validate, strict_problems = _helpers["validate"], _helpers["strict_problems"]
 DS = "2026-11-01"
 LAKE = "s3://acme-ml-lake-dev/lake"
 ROOT_URI = f"{LAKE}/training/mlpipe-churn-dev/dt={DS}"
