@@ -4,12 +4,14 @@ Per feature, on the training rows (at most :data:`MAX_ROWS`, a seeded sample bey
 
 - numeric: missing rate, mean, std, min, max, quantiles (:data:`QUANTILES`), and a histogram for PSI: the
   interior bin ``edges`` (training deciles, deduplicated) with the ``fractions`` of non-missing rows in
-  ``(-inf, e1], (e1, e2], ..., (ek, +inf)``;
+  ``(-inf, e1], (e1, e2], ..., (ek, +inf)``; and ``sample``, at most :data:`SAMPLE_VALUES` non-missing values
+  (seeded, 9 significant digits) for the monitoring's two-sample test (KS) against live data;
 - categorical: missing rate, cardinality, frequencies of the :data:`TOP_CATEGORIES` most common categories
   and of the rest (``__other__``), as fractions of non-missing rows.
 
 Predictions: the distribution of the model's scores on validation (quantiles, a 10-bin histogram on [0, 1],
-mean, share above the threshold). Labels: the positive rate of each channel.
+mean, share above the threshold, and a ``sample`` like the numeric features'). Labels: the positive rate of
+each channel.
 
 The naive baseline is what a model must clearly beat: the single feature that ranks the training rows best
 on its own (a numeric feature's value, or a categorical feature's training churn rate), chosen on training
@@ -30,6 +32,7 @@ TOP_CATEGORIES = 50
 OTHER = "__other__"
 MAX_ROWS = 200_000
 SEED = 20_261_101
+SAMPLE_VALUES = 1_000
 
 
 def sample_rows(X: pd.DataFrame, y: np.ndarray | None = None, max_rows: int = MAX_ROWS):
@@ -47,6 +50,15 @@ def histogram(values: np.ndarray, edges: list[float]) -> list[float]:
     idx = np.searchsorted(np.asarray(edges, dtype="float64"), values, side="left")
     counts = np.bincount(idx, minlength=len(edges) + 1)
     return [float(c) / len(values) for c in counts]
+
+
+def value_sample(values: np.ndarray, size: int = SAMPLE_VALUES) -> list[float]:
+    """At most ``size`` of ``values`` (a seeded draw without replacement), to 9 significant digits (exact for the
+    float32 values training encodes, so ties with live values stay ties)."""
+    values = np.asarray(values, dtype="float64")
+    if len(values) > size:
+        values = values[np.sort(np.random.default_rng(SEED).choice(len(values), size=size, replace=False))]
+    return [float(f"{v:.9g}") for v in values]
 
 
 def _quantiles(values: np.ndarray) -> dict[str, float]:
@@ -67,6 +79,7 @@ def numeric_stats(col: pd.Series) -> dict[str, object]:
         "min": float(present.min()), "max": float(present.max()),
         "quantiles": _quantiles(present),
         "edges": edges, "fractions": histogram(present, edges),
+        "sample": value_sample(present),
     })
     return out
 
@@ -97,7 +110,8 @@ def prediction_statistics(scores: np.ndarray, threshold: float) -> dict[str, obj
     return {"count": int(len(p)), "mean": float(p.mean()) if len(p) else None,
             "quantiles": _quantiles(p) if len(p) else {},
             "edges": edges, "fractions": histogram(p, edges),
-            "threshold": threshold, "share_above_threshold": float((p >= threshold).mean()) if len(p) else None}
+            "threshold": threshold, "share_above_threshold": float((p >= threshold).mean()) if len(p) else None,
+            "sample": value_sample(p)}
 
 
 # ---- the naive baseline -------------------------------------------------------------------------------------

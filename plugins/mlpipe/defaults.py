@@ -154,3 +154,26 @@ DEPLOYMENT_TRANSFORM_CHUNK_ROWS = 65_536
 DEPLOYMENT_TRANSFORM_MAX_RUNTIME_SECONDS = 3600
 DEPLOYMENT_LOCAL_PORT = 8080
 DEPLOYMENT_LOCAL_RUN_DIR = "data/run/endpoints"
+
+# ---- Monitoring (ml_monitoring): drift of live data and predictions vs the training baseline, retraining trigger ---
+MONITORING_SCHEDULE = "@daily"
+# Below this many live rows (predictions, labelled rows) a check says "insufficient_data", never "drift".
+MONITORING_MIN_ROWS = 500
+MONITORING_MIN_POSITIVES = 10       # the AUC needs this many rows of each class
+# A feature drifts when its effect size crosses the threshold AND its test (KS / chi-square / z) has p < P_VALUE.
+MONITORING_PSI = 0.2                # 0.1-0.2 moderate, > 0.2 major shift (the usual PSI reading)
+MONITORING_P_VALUE = 0.001
+MONITORING_MISSING_RATE_DELTA = 0.1
+MONITORING_NEW_CATEGORY_SHARE = 0.005
+MONITORING_PREDICTION_PSI = 0.2
+MONITORING_AUC_DROP = 0.05          # AUC on matured labels this far below the model's test AUC: decay
+MONITORING_MIN_DRIFTED_FEATURES = 1
+# No second retraining request within this many hours of logical time after one (retraining storms).
+MONITORING_COOLDOWN_HOURS = 72
+# Matured labels: the newest N labelled snapshots (as_of) of the gold partition, scored with the serving model.
+MONITORING_LABEL_SNAPSHOTS = 1
+# Captured endpoint traffic: the logical date's UTC day (SageMaker's YYYY/MM/DD/HH folders), or the newest days
+# present ("latest": for the local stack, whose endpoint traffic carries today's wall-clock time).
+MONITORING_CAPTURE_WINDOW = "logical_date"
+MONITORING_CAPTURE_DAYS = 1
+MONITORING_REPORTS_DIR = "reports/monitoring"
