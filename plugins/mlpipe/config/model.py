@@ -49,6 +49,7 @@ class DagSettings(StrictModel):
 
 class Schedules(StrictModel):
     ingest: str = defaults.INGEST_SCHEDULE
+    monitoring: str = defaults.MONITORING_SCHEDULE
 
     @field_validator("*")
     @classmethod
@@ -160,6 +161,7 @@ class AwsConfig(StrictModel):
 from mlpipe.config.deployment import DeploymentConfig  # noqa: E402
 from mlpipe.config.emr import EmrConfig  # noqa: E402
 from mlpipe.config.features import FeaturesConfig  # noqa: E402
+from mlpipe.config.monitoring import MonitoringConfig  # noqa: E402
 from mlpipe.config.training import TrainingConfig  # noqa: E402
 
 
@@ -176,6 +178,7 @@ class PipelineConfig(StrictModel):
     features: FeaturesConfig = Field(default_factory=FeaturesConfig.sample)  # the sample business's when left out
     training: TrainingConfig = TrainingConfig()
     deployment: DeploymentConfig = DeploymentConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
 
     @model_validator(mode="after")
     def _stack_consistency(self) -> PipelineConfig:
