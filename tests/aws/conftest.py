@@ -1,4 +1,5 @@
-"""Fixtures for the aws-stack DAG runs against an in-process moto server (see tests/aws/moto_harness.py).
+"""tests/aws on sys.path (the request tests import botocore_shapes and provider_requests from here), and the
+fixtures for the aws-stack DAG runs against an in-process moto server (see tests/aws/moto_harness.py).
 
 - ``moto_server`` (session): the recording server on 127.0.0.1 and a free port, plus the migrated Airflow DB.
 - ``aws_stack`` (function): moto emptied, the environment of a run (PIPELINE_ENV=aws-dev, the connection
@@ -7,13 +8,17 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.aws import moto_harness as h
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tests.aws import moto_harness as h  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -155,6 +155,10 @@ class AwsConfig(StrictModel):
     code_bucket: str | None = None
     subnet_ids: list[str] = Field(default_factory=list)
     security_group_ids: list[str] = Field(default_factory=list)
+    poll_seconds: int | None = Field(
+        None, ge=1, le=3600,
+        description="when set, the poll interval of every AWS wait (DMS, DataSync, EMR, Athena, SageMaker) instead "
+                    "of each one's default in defaults.py; for a simulator (moto) or a short-lived dev environment")
 
 
 # emr.py builds on StrictModel above; the package __init__ always imports this module first.

@@ -26,6 +26,7 @@ from mlpipe.config import PipelineConfig
 from mlpipe.dagkit import lake
 from mlpipe.errors import ConfigError
 from mlpipe.paths import CODE_ROOT
+from mlpipe.stacks.aws.waits import poll_seconds
 from mlpipe.tasks.features import SPEC_DS, xcom_template
 
 DDL_DIR = CODE_ROOT / "include" / "sql" / "athena"
@@ -81,7 +82,7 @@ def register_partitions(cfg: PipelineConfig, datasets: dict[str, list[str]], **a
         "database": athena.database,
         "workgroup": athena.workgroup,
         "output_location": athena.output_location,
-        "sleep_time": defaults.ATHENA_POLL_SECONDS,
+        "sleep_time": poll_seconds(cfg, defaults.ATHENA_POLL_SECONDS),
         "max_polling_attempts": 60,
         "params": {"database": athena.database, "lake_root": lake(cfg).root},
         **aws,

@@ -33,6 +33,7 @@ from airflow.sdk import task
 
 from mlpipe.config import PipelineConfig, load_config
 from mlpipe.errors import ConfigError, MlPipeError
+from mlpipe.stacks.aws.waits import poll_seconds
 from mlpipe.tasks import deployment as d
 
 log = logging.getLogger(__name__)
@@ -273,7 +274,7 @@ class AwsDeployment:
                                                config=endpoint_config_request(self.cfg), aws_conn_id=conn)
         endpoint = BlueGreenEndpointOperator(
             task_id="deploy_endpoint", config=endpoint_request(self.cfg), operation="create", deferrable=True,
-            check_interval=CHECK_INTERVAL_SECONDS, max_ingestion_time=MAX_ENDPOINT_SECONDS, aws_conn_id=conn)
+            check_interval=poll_seconds(self.cfg, CHECK_INTERVAL_SECONDS), max_ingestion_time=MAX_ENDPOINT_SECONDS, aws_conn_id=conn)
         model >> config >> endpoint
         return endpoint
 
@@ -283,7 +284,7 @@ class AwsDeployment:
         batch_transform = SageMakerTransformOperator(
             task_id="batch_transform", config=transform_request(self.cfg),
             aws_conn_id=self.cfg.aws.conn_id, check_if_job_exists=True, action_if_job_exists="timestamp",
-            check_if_model_exists=False, deferrable=True, check_interval=CHECK_INTERVAL_SECONDS,
+            check_if_model_exists=False, deferrable=True, check_interval=poll_seconds(self.cfg, CHECK_INTERVAL_SECONDS),
             max_ingestion_time=self.cfg.deployment.transform.max_runtime_seconds)
         [prepared, self.model(resolved)] >> batch_transform
         return batch_transform

@@ -27,6 +27,7 @@ from mlpipe.config import PipelineConfig, config_hash
 from mlpipe.errors import ConfigError
 from mlpipe.stacks.aws import athena, emr
 from mlpipe.stacks.aws.code import CodeLocation
+from mlpipe.stacks.aws.waits import poll_seconds
 from mlpipe.tasks.features import declared_datasets, xcom_template
 
 CREATE_CLUSTER_TASK_ID = "create_cluster"
@@ -78,7 +79,7 @@ class AwsFeatures:
         dag_id = spec.operator.dag.dag_id
         if dag_id not in self._clusters:
             cluster = self.emr.cluster
-            poll = defaults.EMR_CLUSTER_POLL_SECONDS
+            poll = poll_seconds(self.cfg, defaults.EMR_CLUSTER_POLL_SECONDS)
             create = emr.FeaturesClusterOperator(
                 task_id=CREATE_CLUSTER_TASK_ID,
                 emr_conn_id=None,  # the whole RunJobFlow request is below; nothing merged from a connection
@@ -106,7 +107,7 @@ class AwsFeatures:
 
     def _cluster_step(self, step: str, spec: Any) -> TaskGroup:
         create, terminate = self._cluster_tasks(spec)
-        poll = self.emr.step_poll_seconds
+        poll = poll_seconds(self.cfg, self.emr.step_poll_seconds)
         with TaskGroup(group_id=step, tooltip=f"{step}: EMR step spark-submit main.py --step {step}") as group:
             add = emr.FeaturesStepOperator(
                 task_id="add_step",
@@ -133,7 +134,7 @@ class AwsFeatures:
     def _serverless_step(self, step: str, spec: Any) -> TaskGroup:
         serverless = self.emr.serverless
         assert serverless is not None
-        poll = self.emr.step_poll_seconds
+        poll = poll_seconds(self.cfg, self.emr.step_poll_seconds)
         with TaskGroup(group_id=step, tooltip=f"{step}: EMR Serverless job run main.py --step {step}") as group:
             run = emr.FeaturesJobRunOperator(
                 task_id="job_run",

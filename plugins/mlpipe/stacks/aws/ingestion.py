@@ -25,6 +25,7 @@ from mlpipe.config.model import DatabaseSource, DropSource, FileShareSource, Sou
 from mlpipe.dagkit import bronze_asset, lake
 from mlpipe.errors import MlPipeError
 from mlpipe.manifest import TableLanding
+from mlpipe.stacks.aws.waits import poll_seconds
 
 DMS_POKE_SECONDS = 120
 DATASYNC_WAIT_SECONDS = 60
@@ -60,7 +61,7 @@ class AwsIngestion:
             task_id="dms_wait",
             replication_task_arn=source.dms_task_arn,
             mode="reschedule",
-            poke_interval=DMS_POKE_SECONDS,
+            poke_interval=poll_seconds(self.cfg, DMS_POKE_SECONDS),
             timeout=self.cfg.dag.execution_timeout_minutes * 60,
             **self.aws,
         )
@@ -72,7 +73,7 @@ class AwsIngestion:
         datasync = DataSyncOperator(
             task_id="datasync",
             task_arn=source.datasync_task_arn,
-            wait_interval_seconds=DATASYNC_WAIT_SECONDS,
+            wait_interval_seconds=poll_seconds(self.cfg, DATASYNC_WAIT_SECONDS),
             **self.aws,
         )
         return task(promote_datasync, task_id="promote", outlets=self._outlets(source))(source.name, datasync.output)

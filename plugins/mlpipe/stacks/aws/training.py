@@ -26,6 +26,7 @@ from mlpipe.config import PipelineConfig, load_config
 from mlpipe.dagkit import model_asset
 from mlpipe.errors import ConfigError, MlPipeError
 from mlpipe.naming import job_name, next_attempt
+from mlpipe.stacks.aws.waits import poll_seconds
 from mlpipe.tasks import training as t
 
 log = logging.getLogger(__name__)
@@ -331,7 +332,7 @@ class AwsTraining:
             op = ReattachingTuningOperator(
                 task_id="tuning_job",
                 config=tuning_config(self.cfg, _j(FIND + "['name']"), _j(SPLIT + "['root']")),
-                wait_for_completion=True, deferrable=True, check_interval=CHECK_INTERVAL_SECONDS,
+                wait_for_completion=True, deferrable=True, check_interval=poll_seconds(self.cfg, CHECK_INTERVAL_SECONDS),
                 max_ingestion_time=self.cfg.training.sagemaker.max_wait_seconds * self.cfg.training.tuning.max_jobs,
                 **self.aws)
             out = task(best, task_id="best")(split, found)
@@ -351,7 +352,7 @@ class AwsTraining:
                 config=processing_config(self.cfg, name, _j(SPLIT + "['root']"), _j(BEST + "['best']['model_uri']"),
                                          champ_args),
                 action_if_job_exists="timestamp", wait_for_completion=True, deferrable=True,
-                check_interval=CHECK_INTERVAL_SECONDS, **self.aws)
+                check_interval=poll_seconds(self.cfg, CHECK_INTERVAL_SECONDS), **self.aws)
             out = task(report, task_id="report")(split, tuned, champ)
             tuned >> champ >> processing_job >> out
         return out
