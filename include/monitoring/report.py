@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 MAX_PLOTS = 40
+RETRAIN_MARK = "<!--mlpipe:retrain-->"
 COLOURS = {"drift": "#b00", "ok": "green", "insufficient_data": "#a60", "not_available": "grey"}
 
 
@@ -43,7 +44,7 @@ def bar_plot(title: str, labels: Sequence[str], baseline: Sequence[float], live:
     ax.set_ylabel("share of rows", fontsize=8)
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.14, right=0.98, top=0.9, bottom=0.3)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80)
     plt.close(fig)
@@ -79,6 +80,19 @@ def _feature_table(pop: Mapping[str, Any]) -> str:
             "<th>missing rate</th><th>categories</th><th>why</th></tr>" + "".join(rows) + "</table>")
 
 
+def retrain_section(decision: Mapping[str, Any]) -> str:
+    """The retraining decision's HTML (``add_retrain`` puts it into a rendered report at :data:`RETRAIN_MARK`)."""
+    return (f"<h2>Retraining: {_e(decision.get('decision'))}</h2><ul>"
+            + "".join(f"<li>{_e(r)}</li>" for r in decision.get("reasons") or []) + "</ul>")
+
+
+def add_retrain(report_html: str, decision: Mapping[str, Any]) -> str:
+    """``report_html`` with the retraining decision added (no plot is drawn again)."""
+    if RETRAIN_MARK not in report_html:
+        raise ValueError("not a report of render(): it has no retraining mark")
+    return report_html.replace(RETRAIN_MARK, retrain_section(decision), 1)
+
+
 def render(summary: Mapping[str, Any], plots: bool = True) -> str:
     """The HTML report of a monitoring summary (``drift.json``)."""
     v = summary.get("verdict") or {}
@@ -98,8 +112,8 @@ trained on dt={_e(model.get('trained_ds'))}; test AUC {_e(model.get('test_auc'))
     if v.get("reasons"):
         parts.append("<h3>Why</h3><ul>" + "".join(f"<li>{_e(r)}</li>" for r in v["reasons"]) + "</ul>")
     if trig:
-        parts.append(f"<h2>Retraining: {_e(trig.get('decision'))}</h2><ul>"
-                     + "".join(f"<li>{_e(r)}</li>" for r in trig.get("reasons") or []) + "</ul>")
+        parts.append(retrain_section(trig))
+    parts.append(RETRAIN_MARK)
     parts.append("<h2>Thresholds</h2><table>" + "".join(f"<tr><td>{_e(k)}</td><td>{_e(x)}</td></tr>"
                                                           for k, x in th.items()) + "</table>")
     images: list[tuple[str, str]] = []
@@ -137,4 +151,4 @@ trained on dt={_e(model.get('trained_ds'))}; test AUC {_e(model.get('test_auc'))
     return "\n".join(parts)
 
 
-__all__ = ["bar_plot", "render"]
+__all__ = ["RETRAIN_MARK", "add_retrain", "bar_plot", "render", "retrain_section"]
