@@ -1,7 +1,8 @@
 """Checking an AWS request against botocore's own service model, without sending it.
 
 - :func:`validate`: botocore's ParamValidator (types, required and unknown keys, minimum lengths) plus
-  :func:`strict_problems`, what ParamValidator skips: maximum lengths, patterns, enums, numeric ranges.
+  :func:`strict_problems`, what ParamValidator skips: maximum lengths, patterns, enums, numeric ranges, and
+  :func:`rule_problems`, cross-field rules the model cannot state (InstanceCount 0 with an InstanceType).
 - :func:`security_problems`: walks the operation's input shape next to the request; every member whose name
   marks a security setting (KMS keys, SSE, VPC, network isolation, inter-container encryption, EMR security
   configuration, IAM roles) must be set, to the configured value, wherever the configuration has one.
@@ -38,14 +39,30 @@ def problems(service: str, operation: str, params: dict[str, Any]) -> list[str]:
     shape = input_shape(service, operation)
     report = ParamValidator().validate(params, shape)
     found = [report.generate_report()] if report.has_errors() else []
-    return found + strict_problems(params, shape, operation)
+    return found + strict_problems(params, shape, operation) + rule_problems(params, operation)
+
+
+def rule_problems(value: Any, path: str) -> list[str]:
+    """Rules the model cannot express. A SageMaker ``ResourceConfig`` (training, tuning) allows InstanceCount 0
+    only with heterogeneous ``InstanceGroups`` (its shape says min 0): with an InstanceType it must be >= 1."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        if "InstanceType" in value and "InstanceCount" in value and "InstanceGroups" not in value \
+                and isinstance(value["InstanceCount"], int) and value["InstanceCount"] < 1:
+            found.append(f"{path}.InstanceCount: {value['InstanceCount']} < 1 (an InstanceType runs on >= 1)")
+        for k, v in value.items():
+            found += rule_problems(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found += rule_problems(v, f"{path}[{i}]")
+    return found
 
 
 def validate(service: str, operation: str, params: dict[str, Any]) -> None:
     shape = input_shape(service, operation)
     report = ParamValidator().validate(params, shape)
     assert not report.has_errors(), f"{service}.{operation}: {report.generate_report()}"
-    found = strict_problems(params, shape, operation)
+    found = strict_problems(params, shape, operation) + rule_problems(params, operation)
     assert not found, f"{service}.{operation}: " + "; ".join(found)
 
 
@@ -152,6 +169,8 @@ def security_settings(cfg: Any) -> dict[str, Expect]:
         "SSEKMSKeyId": k("S3 SSE-KMS"),
         "LogEncryptionKmsKeyId": k("EMR logs"),
         "encryptionKeyArn": k("EMR Serverless logs"),
+        "diskEncryptionConfiguration": Expect(kms, lambda got, want: got.get("encryptionKeyArn") in want,
+                                              "a configured KMS key (EMR Serverless local disks)"),
         "ServerSideEncryption": Expect("aws:kms" if kms else None, _equal, "SSE-KMS"),
         "EncryptionConfiguration": Expect(athena_enc, _equal, "Athena results SSE-KMS"),
         # network
@@ -189,6 +208,7 @@ EXCUSED: dict[str, str] = {
     "ServiceAccessSecurityGroup": "EMR creates its managed groups; the config adds aws.security_group_ids",
     "Ec2SubnetId": "Ec2SubnetIds (plural) is set: instance fleets choose among the subnets",
     "AddJobFlowSteps.ExecutionRoleArn": "no EMR runtime roles: the steps run as the cluster's instance profile",
+    "RunJobFlow.StepExecutionRoleArn": "no EMR runtime roles: the steps run as the cluster's instance profile",
     "RunJobFlow.Instances.InstanceFleets.InstanceTypeConfigs.EbsConfiguration": "EBS encryption comes from "
     "the security configuration (local disk encryption)",
     "RunJobFlow.Instances.InstanceGroups": "instance fleets are used",
@@ -271,21 +291,25 @@ def security_problems(service: str, operation: str, params: dict[str, Any], cfg:
 
 @contextlib.contextmanager
 def record_calls() -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
-    """Every ``(service, operation, params)`` a botocore client makes inside the block (still sent)."""
+    """Every ``(service, operation, params)`` a botocore client sends inside the block, with the params as
+    botocore validates and serializes them (after its own handlers, e.g. S3's CopySource dict -> string)."""
+    import copy
+
     from botocore.client import BaseClient
 
     calls: list[tuple[str, str, dict[str, Any]]] = []
-    original = BaseClient._make_api_call
+    original = BaseClient._convert_to_request_dict
 
-    def recording(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
-        calls.append((self.meta.service_model.service_name, operation_name, dict(api_params)))
-        return original(self, operation_name, api_params)
+    def recording(self: Any, api_params: dict[str, Any], operation_model: Any, *args: Any, **kwargs: Any) -> Any:
+        params = {k: b"" if hasattr(v, "read") else copy.deepcopy(v) for k, v in api_params.items()}  # streams
+        calls.append((self.meta.service_model.service_name, operation_model.name, params))
+        return original(self, api_params, operation_model, *args, **kwargs)
 
-    BaseClient._make_api_call = recording
+    BaseClient._convert_to_request_dict = recording
     try:
         yield calls
     finally:
-        BaseClient._make_api_call = original
+        BaseClient._convert_to_request_dict = original
 
 
 # ---- IAM actions of API operations --------------------------------------------------------------------------

@@ -70,10 +70,13 @@ class FakeTI:
                 "gold_partition": d.gold_partition(cfg, DS), "predictions": d.predictions_partition(cfg, DS)},
             ("prepare_transform_input", None): {"input": f"{LAKE}/_staging/ml_deployment/scoring/dt={DS}/",
                                                 "rows": 10},
+            ("find_transform_job", None): {"name": d.names(cfg, DS, PACKAGE_ARN)["transform_job"], "action": "start"},
         }
 
     def xcom_pull(self, task_ids: str, key: str | None = None, **_: Any) -> Any:
         key = None if key in (None, "return_value") else key
+        if key is None and task_ids.endswith(".dms_start_type"):  # ml_ingest: after the first run
+            return "resume-processing"
         if (task_ids, key) not in self.values:
             raise KeyError(f"FakeTI has no XCom for task {task_ids!r} key {key!r}: add what that task pushes "
                            "to tests/aws/provider_requests.py")

@@ -87,6 +87,9 @@ def register_partitions(cfg: PipelineConfig, datasets: dict[str, list[str]], **a
         "params": {"database": athena.database, "lake_root": lake(cfg).root},
         **aws,
     }
+    if cfg.aws.kms_key_arn:  # query results encrypted with the configured key, like every other write
+        common["result_configuration"] = {"EncryptionConfiguration": {"EncryptionOption": "SSE_KMS",
+                                                                      "KmsKey": cfg.aws.kms_key_arn}}
     with TaskGroup(group_id=GROUP_ID, tooltip="the new partitions in the Glue Data Catalog (Athena DDL)") as group:
         for layer, names in datasets.items():
             for dataset in names:

@@ -196,9 +196,11 @@ def serverless_job_driver(cfg: PipelineConfig, code: CodeLocation, step: str) ->
 
 def serverless_overrides(cfg: PipelineConfig) -> dict[str, Any]:
     s3: dict[str, Any] = {"logUri": f"{cfg.emr.log_uri}serverless/"}
+    out: dict[str, Any] = {"monitoringConfiguration": {"s3MonitoringConfiguration": s3}}
     if cfg.aws.kms_key_arn:
         s3["encryptionKeyArn"] = cfg.aws.kms_key_arn
-    return {"monitoringConfiguration": {"s3MonitoringConfiguration": s3}}
+        out["diskEncryptionConfiguration"] = {"encryptionKeyArn": cfg.aws.kms_key_arn}  # the workers' local disks
+    return out
 
 
 def serverless_extra(cfg: PipelineConfig) -> dict[str, Any]:

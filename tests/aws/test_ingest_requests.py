@@ -1,0 +1,196 @@
+"""ml_ingest on the aws stack: its operators' requests rendered from include/config/aws-dev.yaml (DMS start and
+resume with a CdcStopPosition, the DMS completion sensor, DataSync StartTaskExecution, the S3 key sensor), then
+every call the operators and the task bodies make, recorded while they run against moto (in-process), each
+validated against botocore's model (+ strict checks) and the security settings (SSE-KMS on every S3 write)."""
+
+from __future__ import annotations
+
+import collections
+import types
+from typing import Any
+
+import pytest
+from botocore_shapes import problems, record_calls, security_problems, validate
+from mlpipe.stacks.aws import ingestion
+from provider_requests import DS, FOLLOW_UP_CALLS, load_dag, provider_class, render, requests_of
+
+KMS = "arn:aws:kms:us-east-1:123456789012:key/1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901"
+S3_WRITES = {"PutObject", "CopyObject", "CreateMultipartUpload"}
+
+
+@pytest.fixture
+def cfg(monkeypatch):
+    from mlpipe.config import load_config
+
+    monkeypatch.setenv("PIPELINE_ENV", "aws-dev")
+    return load_config()
+
+
+def dag(monkeypatch) -> Any:
+    from provider_requests import ROOT
+
+    monkeypatch.setenv("PIPELINE_ENV", "aws-dev")
+    return load_dag(str(ROOT / "dags" / "ml_ingest.py"), {"PIPELINE_ENV": "aws-dev"})
+
+
+def test_rendered_operator_requests(monkeypatch, cfg):
+    d = dag(monkeypatch)
+    by_id = {t.task_id: t for t in d.tasks}
+    start = render(by_id["oltp.dms_start"])
+    start.start_replication_task_type = "resume-processing"  # what dms_start_type pushes after the first run
+    (req,) = requests_of(start)
+    validate(*req)
+    assert req[2] == {"ReplicationTaskArn": "arn:aws:dms:us-east-1:123456789012:task:OLTP2LAKEDEV",
+                      "StartReplicationTaskType": "resume-processing",
+                      "CdcStopPosition": "server_time:2026-11-02T00:00:00"}, "stops at the end of the logical date"
+    start.start_replication_task_type = "start-replication"
+    validate(*requests_of(start)[0])
+
+    for rq in requests_of(render(by_id["oltp.dms_wait"])):
+        validate(*rq)
+    sync = requests_of(render(by_id["clickstream.datasync"]))
+    assert sync[0][2] == {"TaskArn": "arn:aws:datasync:us-east-1:123456789012:task/task-0a1b2c3d4e5f60718"}
+    for rq in sync:
+        validate(*rq)
+    sensor = render(by_id["partner.wait_for_drop"])
+    ((service, op, params),) = requests_of(sensor)
+    validate(service, op, params)
+    assert params == {"Bucket": "acme-partner-drops-dev", "Key": "partner/accounts_20261101.csv"}
+    assert sensor.deferrable
+    for t in (t for t in d.tasks if provider_class(t)):
+        for rq in requests_of(render(t)):
+            assert not security_problems(*rq, cfg), t.task_id
+
+
+def test_a_wrong_cdc_stop_position_or_task_type_fails_the_check(monkeypatch):
+    start = render(dag(monkeypatch).get_task("oltp.dms_start"))
+    (service, op, params), = requests_of(start)
+    assert problems(service, op, {**params, "StartReplicationTaskType": "resume"}), "enum checked"
+    assert problems(service, op, {**params, "CdcStopPosition": 20261102}), "type checked"
+
+
+# ---- every call, recorded against moto ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def moto(monkeypatch):
+    from moto import mock_aws
+
+    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                 "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", '{"conn_type": "aws"}')
+    _moto_execution_start_time(monkeypatch)
+    with mock_aws():
+        import boto3
+
+        s3 = boto3.client("s3", region_name="us-east-1")
+        for bucket in ("acme-ml-lake-dev", "acme-partner-drops-dev"):
+            s3.create_bucket(Bucket=bucket)
+        dms = boto3.client("dms", region_name="us-east-1")
+        task = dms.create_replication_task(
+            ReplicationTaskIdentifier="oltp2lakedev", SourceEndpointArn="arn:aws:dms:us-east-1:123456789012:endpoint:SRC",
+            TargetEndpointArn="arn:aws:dms:us-east-1:123456789012:endpoint:DST",
+            ReplicationInstanceArn="arn:aws:dms:us-east-1:123456789012:rep:INST", MigrationType="full-load-and-cdc",
+            TableMappings='{"rules": []}')["ReplicationTask"]["ReplicationTaskArn"]
+        ds = boto3.client("datasync", region_name="us-east-1")
+        src = ds.create_location_smb(ServerHostname="files.example.internal", Subdirectory="clickstream",
+                                     User="svc", Password="x", AgentArns=["arn:aws:datasync:us-east-1:123456789012:agent/agent-0"])
+        dst = ds.create_location_s3(S3BucketArn="arn:aws:s3:::acme-ml-lake-dev", Subdirectory="raw/datasync/clickstream",
+                                    S3Config={"BucketAccessRoleArn": "arn:aws:iam::123456789012:role/datasync"})
+        sync = ds.create_task(SourceLocationArn=src["LocationArn"], DestinationLocationArn=dst["LocationArn"])["TaskArn"]
+        monkeypatch.setenv("MLPIPE__SOURCES__0__DMS_TASK_ARN", task)
+        monkeypatch.setenv("MLPIPE__SOURCES__1__DATASYNC_TASK_ARN", sync)
+        yield s3
+
+
+def _moto_execution_start_time(monkeypatch) -> None:
+    """moto's DescribeTaskExecution has no StartTime (the real API has it): add one, an hour back."""
+    import datetime as dt
+    import json
+
+    from moto.datasync.responses import DataSyncResponse
+
+    original = DataSyncResponse.describe_task_execution
+    started = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).timestamp()
+
+    def with_start_time(self: Any) -> str:
+        return json.dumps({**json.loads(original(self)), "StartTime": started})
+
+    monkeypatch.setattr(DataSyncResponse, "describe_task_execution", with_start_time)
+
+
+def _ctx(op: Any) -> dict[str, Any]:
+    from provider_requests import context
+
+    return {**context(op), "ti": types.SimpleNamespace(xcom_push=lambda **_: None, try_number=1)}
+
+
+def test_every_call_of_the_ingest_dag_is_valid_and_encrypted(monkeypatch, moto, cfg):
+    from mlpipe.config import load_config
+
+    s3 = moto
+    cfg = load_config()
+    d = dag(monkeypatch)
+    events = collections.defaultdict(types.SimpleNamespace)
+    per_class: dict[str, set[tuple[str, str]]] = collections.defaultdict(set)
+
+    def run(op: Any, action: Any) -> None:
+        with record_calls() as got:
+            action()
+        per_class[provider_class(op).__name__] |= {(s, o) for s, o, _ in got}
+        calls.extend(got)
+
+    calls: list[tuple[str, str, dict]] = []
+    with record_calls() as body_calls:
+        kind = ingestion.dms_start_type("oltp")
+    calls += body_calls
+    assert kind in ("start-replication", "resume-processing")
+
+    start = render(d.get_task("oltp.dms_start"))
+    start.start_replication_task_type = kind
+    run(start, lambda: start.execute(_ctx(start)))
+    wait = render(d.get_task("oltp.dms_wait"))
+    run(wait, lambda: wait.poke(_ctx(wait)))
+
+    sync = render(d.get_task("clickstream.datasync"))
+    sync.wait_interval_seconds = 0
+    execution: dict[str, Any] = {}
+    run(sync, lambda: execution.update(sync.execute(_ctx(sync))))
+
+    # what the engines delivered: DMS's full load, DataSync's files, the partner's drop
+    for table in ("customers", "subscriptions", "payments"):
+        s3.put_object(Bucket="acme-ml-lake-dev", Key=f"raw/dms/public/{table}/LOAD00000001.parquet", Body=b"PAR1")
+    s3.put_object(Bucket="acme-ml-lake-dev", Key="raw/datasync/clickstream/events-20261101.jsonl",
+                  Body=b'{"event_id": "e1", "customer_id": 1, "event_type": "view", "event_ts": "2026-11-01T10:00:00"}\n')
+    s3.put_object(Bucket="acme-partner-drops-dev", Key="partner/accounts_20261101.csv",
+                  Body=b"customer_id,company_size,industry,credit_band\n1,10,retail,A\n")
+    drop = render(d.get_task("partner.wait_for_drop"))
+    drop.deferrable = False
+    run(drop, lambda: drop.poke(_ctx(drop)))
+
+    with record_calls() as body_calls:
+        ingestion.promote_dms("oltp", ds=DS, outlet_events=events)
+        ingestion.promote_datasync("clickstream", execution, ds=DS, outlet_events=events)
+        ingestion.land_s3_drop("partner", ds=DS, outlet_events=events)
+    calls += body_calls
+
+    ops = {o for _, o, _ in calls}
+    assert {"StartReplicationTask", "DescribeReplicationTasks", "StartTaskExecution", "DescribeTaskExecution",
+            "HeadObject", "CopyObject", "PutObject", "ListObjectsV2", "GetObject"} <= ops, ops
+    for service, op, params in calls:
+        found = problems(service, op, params) + security_problems(service, op, params, cfg)
+        assert not found, f"{service}.{op} {params}: {found}"
+        if service == "s3" and op in S3_WRITES:
+            assert params.get("ServerSideEncryption") == "aws:kms" and params.get("SSEKMSKeyId") == KMS, (op, params)
+    writes = [p["Key"] for s, o, p in calls if o in S3_WRITES]
+    assert any(k.endswith("/_SUCCESS") for k in writes) and any("/bronze/" in k for k in writes)
+    assert any(p.get("CdcStopPosition") == "server_time:2026-11-02T00:00:00" for _, o, p in calls
+               if o == "StartReplicationTask")
+
+    # what the operators called is what provider_requests (and so the IAM policy test) knows they call
+    for klass, seen in per_class.items():
+        op = next(t for t in d.tasks if provider_class(t) and provider_class(t).__name__ == klass)
+        known = {(s, o) for s, o, _ in requests_of(render(op))} | set(FOLLOW_UP_CALLS[klass])
+        assert seen <= known, f"{klass} also calls {seen - known}: add them to provider_requests.py"
