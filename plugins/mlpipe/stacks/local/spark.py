@@ -38,6 +38,13 @@ LOCAL_DEFAULTS = {
     "spark.sql.session.timeZone": "UTC",
     "spark.log.level": "WARN",
 }
+# Local jobs are short-lived JVMs on few cores: the C1 JIT only (no C2 recompilation) starts them markedly
+# faster (the gold step took ~25% less wall time on 2 cores). EMR keeps the JVM's defaults.
+LOCAL_JVM_OPTIONS = "-XX:TieredStopAtLevel=1"
+
+
+def local_java_options(scratch: Path) -> str:
+    return f"{LOCAL_JVM_OPTIONS} -Dderby.system.home={scratch}"
 
 
 def spark_submit_path() -> Path:
@@ -60,7 +67,7 @@ def local_conf(spec: Mapping[str, Any], scratch: Path) -> dict[str, str]:
     conf.pop("spark.driver.memory", None)  # --driver-memory below
     conf.update({
         "spark.sql.warehouse.dir": str(scratch / "spark-warehouse"),
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={scratch}",
+        "spark.driver.extraJavaOptions": local_java_options(scratch),
         "spark.local.dir": str(scratch / "tmp"),
     })
     return conf
