@@ -165,7 +165,6 @@ def test_check_drift_writes_the_report_and_finds_a_planted_price_shift(cfg, mode
     assert summary["verdict"]["checks"]["features.capture"] == "not_available"  # nothing captured here
     if shift:
         assert out["verdict"]["status"] == "drift" and "monthly_price" in gold["drifted"]
-        skipped = None
     else:
         assert out["verdict"]["status"] == "ok" and gold["drifted"] == [], gold["reasons"]
     out2, skipped, events = request(cfg, out)
