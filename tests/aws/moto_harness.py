@@ -61,6 +61,18 @@ class Call:
     at: float
 
 
+@dataclass
+class Fault:
+    """Fail the ``nth`` ``operation`` call of ``task`` with a non-retryable 400 (AccessDeniedException): a task
+    that dies after its job was created, so the retry must reattach."""
+
+    task: str
+    operation: str
+    nth: int = 1
+    seen: int = 0
+    fired: bool = False
+
+
 _S3_QUERY_OPS = (("delete", "POST", "DeleteObjects"), ("uploads", "POST", "CreateMultipartUpload"),
                  ("uploadId", "PUT", "UploadPart"), ("uploadId", "POST", "CompleteMultipartUpload"),
                  ("tagging", "GET", "GetObjectTagging"), ("location", "GET", "GetBucketLocation"),
@@ -118,7 +130,14 @@ class _Recorder:
         if described:
             service, op, key = described
             phase = "harness" if key == HARNESS_KEY else self.server.phase
-            self.server.calls.append(Call(service, op, phase, self.server.task, time.monotonic()))
+            call = Call(service, op, phase, self.server.task, time.monotonic())
+            self.server.calls.append(call)
+            if phase != "harness" and self.server.should_fail(call):
+                body = json.dumps({"__type": "AccessDeniedException",
+                                   "message": f"injected fault: {op} of task {call.task}"}).encode()
+                start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.1"),
+                                                   ("Content-Length", str(len(body)))])
+                return [body]
         return self.app(environ, start_response)
 
 
@@ -156,6 +175,7 @@ class RecordingMotoServer:
         self.calls: list[Call] = []
         self.phase = "setup"
         self.task: str | None = None
+        self.faults: list[Fault] = []
         self._server = _Server(ip_address="127.0.0.1", port=self.port, verbose=False)
 
     def start(self) -> RecordingMotoServer:
@@ -171,6 +191,16 @@ class RecordingMotoServer:
 
         urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST"), timeout=10)
         self.calls.clear()
+
+    def should_fail(self, call: Call) -> bool:
+        """Whether ``call`` is the one a :class:`Fault` fails (the n-th such call of that task)."""
+        for fault in self.faults:
+            if fault.task == call.task and fault.operation == call.operation:
+                fault.seen += 1
+                if fault.seen == fault.nth:
+                    fault.fired = True
+                    return True
+        return False
 
     def dag_calls(self) -> list[Call]:
         return [c for c in self.calls if c.phase in ("worker", "trigger")]
@@ -340,6 +370,7 @@ class Scenario:
     step_seconds: float = 0.5                  # how long a job "runs" before the driver ends it
     evaluation_auc: float = 0.82
     predictions: int = 3                       # rows per smoke-test answer
+    faults: list[Fault] = field(default_factory=list)
 
 
 _PATCHED: dict[str, Any] = {}
@@ -511,7 +542,6 @@ class Driver:
         client(self.server, "s3").put_object(Bucket=bucket, Key=key, Body=body)
 
     def _datasync_files(self, execution: Any) -> None:
-        time.sleep(1.1)  # S3 LastModified has whole seconds: land strictly after the execution's start second
         from mlpipe.config import load_config
 
         share = load_config().source("clickstream")
@@ -611,6 +641,7 @@ def run_dag(server: RecordingMotoServer, dag_id: str, ds: str = DS, scenario: Sc
             server.phase, server.task = "idle", None
 
     first = len(server.calls)
+    server.faults = scenario.faults
     started = time.monotonic()
     supervisor.run_task_in_process, dag_module._run_inline_trigger = timed_task, timed_trigger
     try:
@@ -618,7 +649,7 @@ def run_dag(server: RecordingMotoServer, dag_id: str, ds: str = DS, scenario: Sc
             dr = dag.test(logical_date=dt.datetime.fromisoformat(ds).replace(tzinfo=dt.UTC))
     finally:
         supervisor.run_task_in_process, dag_module._run_inline_trigger = run_task, run_trigger
-        server.phase, server.task = "setup", None
+        server.phase, server.task, server.faults = "setup", None, []
     if driver.errors:
         raise AssertionError(f"the moto driver failed: {driver.errors[0]!r}") from driver.errors[0]
     from airflow.models.taskinstance import TaskInstance

@@ -33,6 +33,7 @@ class FakeTI:
                                 "predictions": d.predictions_partition(cfg, DS)},
             "prepare_transform_input": {"input": f"{cfg.lake.root}/_staging/ml_deployment/scoring/dt={DS}/",
                                         "rows": 10},
+            "find_transform_job": {"name": d.names(cfg, DS, ARN)["transform_job"], "action": "start"},
         }
 
     def xcom_pull(self, task_ids: str, key: str | None = None, **_: Any) -> Any:

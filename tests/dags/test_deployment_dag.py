@@ -29,8 +29,8 @@ def test_aws_graph(monkeypatch):
     dag = load(monkeypatch, "aws-dev")
     assert {("resolve_version", "create_model"), ("create_model", "create_endpoint_config"),
             ("create_endpoint_config", "deploy_endpoint"), ("deploy_endpoint", "smoke_test"),
-            ("resolve_version", "prepare_transform_input"), ("prepare_transform_input", "batch_transform"),
-            ("create_model", "batch_transform")} <= edges(dag)
+            ("resolve_version", "prepare_transform_input"), ("prepare_transform_input", "find_transform_job"),
+            ("create_model", "find_transform_job"), ("find_transform_job", "batch_transform")} <= edges(dag)
 
 
 @pytest.mark.parametrize(("mode", "present", "absent"), [("endpoint", "smoke_test", "batch_transform"),

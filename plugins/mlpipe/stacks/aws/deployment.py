@@ -1,20 +1,28 @@
 """AWS deployment: the Approved model package behind a SageMaker endpoint (blue/green) and a batch transform job::
 
     resolve_version >> create_model >> create_endpoint_config >> deploy_endpoint >> smoke_test   (endpoint | both)
-    resolve_version >> [create_model, prepare_transform_input] >> batch_transform             (batch | both)
+    resolve_version >> [create_model, prepare_transform_input] >> find_transform_job >> batch_transform (batch|both)
 
 - ``create_model``: ``CreateModel`` with ``Containers=[{ModelPackageName: <approved package ARN>}]``, the
   execution role, the VPC and network isolation. ``create_endpoint_config``: one production variant (instance
   type/count), ``DataCaptureConfig`` to S3 with KMS, ``KmsKeyId``. Both names are ``job_name`` of the date and a
   hash of the package and the settings, and both operators reuse an existing resource of that name, so a retry
   never fails on "already exists".
-- ``deploy_endpoint``: ``CreateEndpoint`` of ``deployment.endpoint_name``; when it exists, the provider's
-  operator falls back to ``UpdateEndpoint`` with the same ``DeploymentConfig``: blue/green, a canary of
-  ``canary_percent`` of the new fleet for ``canary_wait_seconds``, the old fleet kept ``termination_wait_seconds``,
-  auto-rollback when any of ``alarms`` fires. A retry of an endpoint already on this endpoint config returns.
+- ``deploy_endpoint``: ``CreateEndpoint`` of ``deployment.endpoint_name``; when it exists, ``UpdateEndpoint``
+  with the same ``DeploymentConfig``: blue/green, a canary of ``canary_percent`` of the new fleet for
+  ``canary_wait_seconds``, the old fleet kept ``termination_wait_seconds``, auto-rollback when any of ``alarms``
+  fires. The wait is deferred (the provider's trigger); afterwards the endpoint must be InService *on this
+  endpoint config*: an update SageMaker rolled back leaves it InService on the previous one, which fails the
+  task with the endpoint's FailureReason (the previous config keeps serving). A retry of an endpoint already on
+  this endpoint config returns; one still Creating/Updating from an earlier try is waited for, not updated again.
 - ``prepare_transform_input``: the gold partition's scoring rows as JSON lines (ids + features), so the transform
   job's ``JoinSource: Input`` keeps each row's ids next to its prediction.
-- ``batch_transform``: ``SageMakerTransformOperator`` to ``<lake>/predictions/dt=<ds>/`` with KMS.
+- ``find_transform_job``: which attempt of the transform job this run uses (:mod:`mlpipe.stacks.aws.reattach`):
+  its name is ``job_name`` of the date and a hash of the model package (so the model version) and the transform
+  settings; InProgress -> wait for it, Completed -> reuse it, Failed/Stopped -> the next attempt (``-r2``...).
+- ``batch_transform``: ``SageMakerTransformOperator`` to ``<lake>/predictions/dt=<ds>/`` with KMS, on the name
+  ``find_transform_job`` chose; it checks again right before CreateTransformJob (a retry of the operator alone
+  reattaches too), waits deferred, and never starts a second job or fails on "already exists".
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from airflow.sdk import task
 
 from mlpipe.config import PipelineConfig, load_config
 from mlpipe.errors import ConfigError, MlPipeError
+from mlpipe.stacks.aws import reattach
 from mlpipe.stacks.aws.waits import poll_seconds
 from mlpipe.tasks import deployment as d
 
@@ -40,6 +49,8 @@ log = logging.getLogger(__name__)
 
 RESOLVED = f"ti.xcom_pull(task_ids='{d.RESOLVE_TASK_ID}')"
 PREPARED = "ti.xcom_pull(task_ids='prepare_transform_input')"
+FIND_TRANSFORM_TASK_ID = "find_transform_job"
+FOUND_TRANSFORM = f"ti.xcom_pull(task_ids='{FIND_TRANSFORM_TASK_ID}')"
 CHECK_INTERVAL_SECONDS = 60
 MAX_ENDPOINT_SECONDS = 3 * 3600
 
@@ -118,7 +129,7 @@ def endpoint_request(cfg: PipelineConfig) -> dict[str, Any]:
 def transform_request(cfg: PipelineConfig) -> dict[str, Any]:
     t = cfg.deployment.transform
     return {
-        "TransformJobName": _j(RESOLVED + "['names']['transform_job']"),
+        "TransformJobName": _j(FOUND_TRANSFORM + "['name']"),
         "ModelName": _j(RESOLVED + "['names']['model']"),
         "MaxConcurrentTransforms": t.max_concurrent_transforms,
         "MaxPayloadInMB": t.max_payload_mb,
@@ -177,7 +188,16 @@ class ReusingEndpointConfigOperator(SageMakerEndpointConfigOperator):
 
 
 class BlueGreenEndpointOperator(SageMakerEndpointOperator):
-    """Create the endpoint, or update it blue/green; an endpoint already on this endpoint config is returned."""
+    """Create the endpoint, or update it blue/green; then check it serves this endpoint config.
+
+    - an endpoint already InService on this endpoint config (a retry after success) is returned;
+    - an existing endpoint is updated directly (no CreateEndpoint that fails first);
+    - an endpoint still Creating/Updating/RollingBack (a retry during an earlier try's deployment) is waited for;
+    - after the (deferred) wait, an endpoint InService on another endpoint config means SageMaker rolled the
+      update back: :class:`MlPipeError` with its FailureReason; the previous config keeps serving.
+    """
+
+    IN_PROGRESS = ("Creating", "Updating", "SystemUpdating", "RollingBack")
 
     def execute(self, context: Any) -> dict:
         from botocore.exceptions import ClientError
@@ -193,7 +213,78 @@ class BlueGreenEndpointOperator(SageMakerEndpointOperator):
                 current.get("EndpointStatus") == "InService":
             self.log.info("endpoint %s already serves %s", info["EndpointName"], info["EndpointConfigName"])
             return {"Endpoint": json.loads(json.dumps(current, default=str))}
-        return super().execute(context)
+        if current and current.get("EndpointStatus") in self.IN_PROGRESS:
+            self.log.info("endpoint %s is %s (an earlier try): waiting for it, no second update",
+                          info["EndpointName"], current["EndpointStatus"])
+            return self._wait(info["EndpointName"])
+        if current:
+            self.log.info("endpoint %s serves %s: updating it blue/green to %s", info["EndpointName"],
+                          current.get("EndpointConfigName"), info["EndpointConfigName"])
+            self.operation = "update"
+            info.pop("Tags", None)  # UpdateEndpoint takes none; the endpoint keeps its tags
+        return self._verified(super().execute(context))
+
+    def _wait(self, name: str) -> dict:
+        if self.deferrable:
+            import datetime as dt
+
+            from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
+
+            self.defer(trigger=SageMakerTrigger(job_name=name, job_type="endpoint", waiter_delay=self.check_interval,
+                                                aws_conn_id=self.aws_conn_id),
+                       method_name="execute_complete", timeout=dt.timedelta(seconds=self.max_ingestion_time))
+        self.hook.get_waiter("endpoint_in_service").wait(
+            EndpointName=name, WaiterConfig={"Delay": self.check_interval,
+                                             "MaxAttempts": max(1, self.max_ingestion_time // self.check_interval)})
+        return self._verified({"Endpoint": self.hook.describe_endpoint(name)})
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, dict]:
+        return self._verified(super().execute_complete(context, event))
+
+    def _verified(self, result: dict) -> dict:
+        info = self.config.get("Endpoint", self.config)
+        endpoint = self.hook.describe_endpoint(info["EndpointName"])
+        serving = endpoint.get("EndpointConfigName")
+        if endpoint.get("EndpointStatus") != "InService" or serving != info["EndpointConfigName"]:
+            raise MlPipeError(
+                f"endpoint {info['EndpointName']} did not switch to {info['EndpointConfigName']}: it is "
+                f"{endpoint.get('EndpointStatus')} on {serving} (FailureReason: {endpoint.get('FailureReason')}). "
+                f"The previous endpoint config keeps serving; fix the new version (see the alarms "
+                f"{[a['AlarmName'] for a in (info.get('DeploymentConfig') or {}).get('AutoRollbackConfiguration', {}).get('Alarms', [])]}"
+                f" and the endpoint's CloudWatch logs), then clear deploy_endpoint")
+        return json.loads(json.dumps(result, default=str))
+
+
+class ReattachingTransformOperator(SageMakerTransformOperator):
+    """SageMakerTransformOperator on the attempt :func:`find_transform_job` chose, checked again at execute time:
+    an InProgress job is waited for (deferred), a Completed one returned, a Failed/Stopped one followed by the
+    next attempt; only a name SageMaker does not know is created."""
+
+    def execute(self, context: Any) -> dict:
+        transform = self.config.get("Transform", self.config)
+        action, name = reattach.decide_attempt(
+            transform["TransformJobName"], reattach.status_reader(self.hook.describe_transform_job,
+                                                                  "TransformJobStatus"), "transform job")
+        transform["TransformJobName"] = name
+        if action == "start":
+            return super().execute(context)
+        if action == "reuse":
+            self.log.info("transform job %s is Completed: reusing it", name)
+            return self.serialize_result(name)
+        self.log.info("transform job %s is in progress: waiting for it, no second job", name)
+        if not self.deferrable:
+            self.hook.check_status(name, "TransformJobStatus", self.hook.describe_transform_job, self.check_interval,
+                                   self.max_ingestion_time)
+            return self.serialize_result(name)
+        import datetime as dt
+
+        from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
+
+        self.defer(trigger=SageMakerTrigger(job_name=name, job_type="Transform", waiter_delay=self.check_interval,
+                                            waiter_max_attempts=self.max_attempts, aws_conn_id=self.aws_conn_id),
+                   method_name="execute_complete",
+                   timeout=dt.timedelta(seconds=self.max_ingestion_time) if self.max_ingestion_time else None)
+        return {}
 
 
 # ---- task bodies -----------------------------------------------------------------------------------------------
@@ -226,6 +317,16 @@ def approved_package(version: int | None, cfg: PipelineConfig) -> dict[str, Any]
     containers = desc.get("InferenceSpecification", {}).get("Containers", [{}])
     return {"group": group, "version": int(desc.get("ModelPackageVersion", version or 0)), "arn": arn,
             "status": status, "model_uri": containers[0].get("ModelDataUrl")}
+
+
+def find_transform_job(resolved: dict[str, Any], cfg: PipelineConfig | None = None) -> dict[str, str]:
+    """Task body of ``find_transform_job``: which transform job this run uses, and whether to start, wait or
+    reuse it (the first attempt's name is ``resolved['names']['transform_job']``)."""
+    cfg = cfg or load_config()
+    status_of = reattach.status_reader(_hook(cfg).describe_transform_job, "TransformJobStatus")
+    action, name = reattach.decide_attempt(resolved["names"]["transform_job"], status_of, "transform job")
+    log.info("transform job %s: %s", name, action)
+    return {"name": name, "action": action}
 
 
 def prepare_transform_input(resolved: dict[str, Any], cfg: PipelineConfig | None = None) -> dict[str, Any]:
@@ -281,14 +382,17 @@ class AwsDeployment:
     def batch(self, resolved: Any) -> Any:
         _check(self.cfg)
         prepared = task(prepare_transform_input, task_id="prepare_transform_input")(resolved)
-        batch_transform = SageMakerTransformOperator(
+        found = task(find_transform_job, task_id=FIND_TRANSFORM_TASK_ID)(resolved)
+        batch_transform = ReattachingTransformOperator(
             task_id="batch_transform", config=transform_request(self.cfg),
-            aws_conn_id=self.cfg.aws.conn_id, check_if_job_exists=True, action_if_job_exists="timestamp",
-            check_if_model_exists=False, deferrable=True, check_interval=poll_seconds(self.cfg, CHECK_INTERVAL_SECONDS),
+            aws_conn_id=self.cfg.aws.conn_id, check_if_job_exists=False, check_if_model_exists=False,
+            deferrable=True, check_interval=poll_seconds(self.cfg, CHECK_INTERVAL_SECONDS),
+            max_attempts=max(1, self.cfg.deployment.transform.max_runtime_seconds
+                             // poll_seconds(self.cfg, CHECK_INTERVAL_SECONDS)),
             max_ingestion_time=self.cfg.deployment.transform.max_runtime_seconds)
-        [prepared, self.model(resolved)] >> batch_transform
+        [prepared, self.model(resolved)] >> found >> batch_transform
         return batch_transform
 
 
-__all__ = ["AwsDeployment", "approved_package", "endpoint_config_request", "endpoint_request", "model_request",
-           "transform_request"]
+__all__ = ["AwsDeployment", "approved_package", "endpoint_config_request", "endpoint_request", "find_transform_job",
+           "model_request", "transform_request"]

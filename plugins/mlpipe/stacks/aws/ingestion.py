@@ -202,6 +202,7 @@ def promote_datasync(source_name: str, execution: dict[str, str], ds: str | None
     cfg, storage, source = _storage_and_source(source_name)
     hook = DataSyncHook(aws_conn_id=cfg.aws.conn_id, region_name=cfg.aws.region)
     started = hook.get_conn().describe_task_execution(TaskExecutionArn=execution["TaskExecutionArn"])["StartTime"]
+    started = started.replace(microsecond=0)  # S3 lists LastModified in whole seconds
     prefix = source.datasync_target_prefix.rstrip("/") + "/"
     bucket = prefix[len("s3://"):].split("/", 1)[0]
     objects = [f"s3://{bucket}/{o['Key']}" for o in storage.list(prefix) if o["LastModified"] >= started]

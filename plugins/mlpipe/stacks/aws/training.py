@@ -25,7 +25,8 @@ from airflow.sdk import TaskGroup, task
 from mlpipe.config import PipelineConfig, load_config
 from mlpipe.dagkit import model_asset
 from mlpipe.errors import ConfigError, MlPipeError
-from mlpipe.naming import job_name, next_attempt
+from mlpipe.naming import job_name
+from mlpipe.stacks.aws import reattach
 from mlpipe.stacks.aws.waits import poll_seconds
 from mlpipe.tasks import training as t
 
@@ -36,7 +37,7 @@ CODE_PREFIX_KEY = "training/code/"            # include/training unpacked (evalu
 CHECK_INTERVAL_SECONDS = 60
 PROCESSING_INSTANCE_TYPE = "ml.m5.xlarge"
 PROCESSING_DIR = "/opt/ml/processing"
-ACTIVE = ("InProgress", "Stopping")
+ACTIVE = reattach.ACTIVE
 
 SPLIT = "ti.xcom_pull(task_ids='split')"
 FIND = "ti.xcom_pull(task_ids='tune.find_job')"
@@ -53,36 +54,14 @@ def base_name(cfg: PipelineConfig, ds: str) -> str:
 
 
 def decide_attempt(name: str, describe: Any) -> tuple[str, str]:
-    """``(action, name)`` for the job named ``name`` given its DescribeHyperParameterTuningJob (None: none):
-    ``start`` a new job, ``wait`` for a running one, ``reuse`` a completed one; after Failed/Stopped the next
-    attempt's name is described in turn."""
-    while describe is not None:
-        status = describe(name)
-        if status is None:
-            break
-        if status in ACTIVE:
-            return "wait", name
-        if status == "Completed":
-            return "reuse", name
-        log.warning("tuning job %s is %s: starting the next attempt", name, status)
-        name = next_attempt(name)
-    return "start", name
+    """``(action, name)`` for the tuning job named ``name`` given its status reader (None: none); see
+    :func:`mlpipe.stacks.aws.reattach.decide_attempt`."""
+    return reattach.decide_attempt(name, describe, "tuning job")
 
 
 def describer(hook: Any) -> Any:
     """A function name -> HyperParameterTuningJobStatus, or None when SageMaker has no such job."""
-    from botocore.exceptions import ClientError
-
-    def describe(name: str) -> str | None:
-        try:
-            return hook.describe_tuning_job(name)["HyperParameterTuningJobStatus"]
-        except ClientError as err:
-            msg = str(err)
-            if err.response.get("Error", {}).get("Code") in ("ResourceNotFound", "ValidationException") and (
-                    "not found" in msg.lower() or "could not find" in msg.lower() or "does not exist" in msg.lower()):
-                return None
-            raise
-    return describe
+    return reattach.status_reader(hook.describe_tuning_job, "HyperParameterTuningJobStatus")
 
 
 def _hook(cfg: PipelineConfig) -> Any:
