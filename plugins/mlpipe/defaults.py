@@ -13,6 +13,9 @@ ENV_VAR_CONFIG_DIR = "MLPIPE_CONFIG_DIR"
 ENV_OVERRIDE_PREFIX = "MLPIPE__"
 # Where relative local paths resolve (defaults to the project root).
 ENV_VAR_HOME = "MLPIPE_HOME"
+# The folder holding include/ (config, SQL, quality suites, training code) when it is not the checkout's root:
+# on MWAA, include/ ships inside the DAG folder and the startup script sets this to it.
+ENV_VAR_CODE_ROOT = "MLPIPE_CODE_ROOT"
 
 START_DATE = dt.date(2026, 11, 1)
 

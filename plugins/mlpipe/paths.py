@@ -7,7 +7,8 @@ from pathlib import Path
 
 from mlpipe import defaults
 
-CODE_ROOT = Path(__file__).resolve().parents[2]
+# the folder holding include/: the checkout (plugins/mlpipe/paths.py -> ../../), or $MLPIPE_CODE_ROOT (MWAA)
+CODE_ROOT = Path(os.environ.get(defaults.ENV_VAR_CODE_ROOT) or Path(__file__).resolve().parents[2])
 
 
 def project_root() -> Path:
