@@ -92,3 +92,16 @@ serve: $(STAMP)  ## serve the newest Approved model version on the local endpoin
 
 stop: $(STAMP)  ## stop every version of the local endpoint (deployment.endpoint_name) and clear its live state
 	$(PY) -m mlpipe.stacks.local.deployment stop
+
+# the aws stack on Amazon MWAA (see the README's "Deploy to MWAA"); the config is PIPELINE_ENV unless that is
+# the default 'local' (then aws-dev): make package PIPELINE_ENV=aws-prod
+AWS_ENV = $(if $(filter local,$(PIPELINE_ENV)),aws-dev,$(PIPELINE_ENV))
+.PHONY: package deploy iam-policy
+package: $(STAMP)  ## MWAA bundle in dist/mwaa/: dags/ (+ include/), plugins.zip, requirements.txt, startup.sh, code/
+	$(PY) -m devtools.package build --env $(AWS_ENV)
+
+deploy: package  ## upload dist/mwaa with the AWS CLI: make deploy BUCKET=<MWAA bucket> CODE_BUCKET=<aws.code_bucket>
+	$(PY) -m devtools.package deploy --bucket "$(BUCKET)" --code-bucket "$(CODE_BUCKET)"
+
+iam-policy: $(STAMP)  ## least-privilege IAM policies from the config into dist/iam/: make iam-policy [BUCKET=...] [MWAA_ENV=...]
+	$(PY) -m devtools.iam_policy --env $(AWS_ENV) --out dist/iam $(if $(BUCKET),--mwaa-bucket $(BUCKET)) $(if $(MWAA_ENV),--mwaa-environment $(MWAA_ENV))
