@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import io
 import json
 import os
@@ -59,6 +60,7 @@ class Call:
     phase: str          # worker | trigger | harness | setup
     task: str | None
     at: float
+    request: str = ""   # the request's identity (path and query, or a digest of the JSON body): repeats are polls
 
 
 @dataclass
@@ -102,6 +104,10 @@ def describe_request(environ: dict[str, Any]) -> tuple[str, str, str] | None:
     key, service = (scope[0], scope[3]) if len(scope) >= 4 else ("", "?")
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["mlpipe.request"] = hashlib.sha256(body).hexdigest()[:16]
         return service, target.rsplit(".", 1)[-1], key
     method = environ.get("REQUEST_METHOD", "GET")
     query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
@@ -130,7 +136,8 @@ class _Recorder:
         if described:
             service, op, key = described
             phase = "harness" if key == HARNESS_KEY else self.server.phase
-            call = Call(service, op, phase, self.server.task, time.monotonic())
+            request = environ.get("mlpipe.request") or f"{environ.get('PATH_INFO')}?{environ.get('QUERY_STRING')}"
+            call = Call(service, op, phase, self.server.task, time.monotonic(), request)
             self.server.calls.append(call)
             if phase != "harness" and self.server.should_fail(call):
                 body = json.dumps({"__type": "AccessDeniedException",
@@ -457,6 +464,7 @@ class Driver:
     def __init__(self, server: RecordingMotoServer, scenario: Scenario) -> None:
         self.server, self.scenario = server, scenario
         self.events: list[str] = []
+        self.ended: dict[str, float] = {}  # job name -> when the driver ended it (monotonic)
         self._seen: dict[str, float] = {}
         self._done: set[str] = set()
         self._stop = threading.Event()
@@ -517,12 +525,14 @@ class Driver:
         for job in list(sm.hyper_parameter_tuning_jobs.values()):
             if job.hyper_parameter_tuning_job_status == "InProgress" and self._ripe(f"tuning:{job.arn}"):
                 job.hyper_parameter_tuning_job_status = self.scenario.tuning_final
+                self.ended[job.hyper_parameter_tuning_job_name] = time.monotonic()
                 if self.scenario.tuning_final == "Failed":
                     job.failure_reason = "AlgorithmError: every training job failed (simulated)"
                 self.events.append(f"tuning {job.hyper_parameter_tuning_job_name} {self.scenario.tuning_final}")
         for job in list(sm.transform_jobs.values()):
             if job.transform_job_status == "InProgress" and self._ripe(f"transform:{job.arn}"):
                 job.transform_job_status = self.scenario.transform_final
+                self.ended[job.transform_job_name] = time.monotonic()
                 self.events.append(f"transform {job.transform_job_name} {self.scenario.transform_final}")
         for endpoint in list(sm.endpoints.values()):
             if endpoint.endpoint_status == "Updating" and self._ripe(f"update:{endpoint.arn}:{endpoint.pending_config}"):
@@ -597,16 +607,20 @@ class RunResult:
     deferrals: int
     wall_seconds: float
     task_seconds: dict[str, float] = field(default_factory=dict)
+    task_intervals: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # worker slot held (monotonic)
     calls: list[Call] = field(default_factory=list)
     driver_events: list[str] = field(default_factory=list)
+    jobs: dict[str, tuple[float, float | None]] = field(default_factory=dict)  # tuning/transform: (created, ended)
 
 
 def load_dag(dag_id: str) -> Any:
     return runpy.run_path(str(ROOT / "dags" / f"{dag_id}.py"))["dag"]
 
 
-def run_dag(server: RecordingMotoServer, dag_id: str, ds: str = DS, scenario: Scenario | None = None) -> RunResult:
-    """``dag.test(logical_date=ds)`` of ``dags/<dag_id>.py`` with the driver running; times worker vs trigger."""
+def run_dag(server: RecordingMotoServer, dag_id: str, ds: str = DS, scenario: Scenario | None = None,
+            adjust: Any = None) -> RunResult:
+    """``dag.test(logical_date=ds)`` of ``dags/<dag_id>.py`` with the driver running; times worker vs trigger.
+    ``adjust(dag)`` may change the loaded DAG first (the bench's non-deferrable variant)."""
     import logging
 
     import airflow.sdk.definitions.dag as dag_module
@@ -616,8 +630,11 @@ def run_dag(server: RecordingMotoServer, dag_id: str, ds: str = DS, scenario: Sc
     scenario = scenario or Scenario()
     patch_moto(scenario)
     dag = load_dag(dag_id)
+    if adjust is not None:
+        adjust(dag)
     times = {"worker": 0.0, "trigger": 0.0, "deferrals": 0}
     per_task: dict[str, float] = {}
+    intervals: dict[str, list[tuple[float, float]]] = {}
     run_task, run_trigger = supervisor.run_task_in_process, dag_module._run_inline_trigger
 
     def timed_task(ti: Any, task: Any) -> Any:
@@ -628,6 +645,7 @@ def run_dag(server: RecordingMotoServer, dag_id: str, ds: str = DS, scenario: Sc
         finally:
             times["worker"] += time.monotonic() - start
             per_task[ti.task_id] = per_task.get(ti.task_id, 0.0) + time.monotonic() - start
+            intervals.setdefault(ti.task_id, []).append((start, time.monotonic()))
             server.phase, server.task = "idle", None
 
     def timed_trigger(trigger: Any, task_sdk_ti: Any) -> Any:
@@ -660,9 +678,20 @@ def run_dag(server: RecordingMotoServer, dag_id: str, ds: str = DS, scenario: Sc
         tasks = {ti.task_id: str(ti.state.value if hasattr(ti.state, "value") else ti.state) for ti in tis}
     return RunResult(state=str(getattr(dr.state, "value", dr.state)), tasks=tasks, worker_seconds=times["worker"],
                      trigger_seconds=times["trigger"], deferrals=int(times["deferrals"]),
-                     wall_seconds=time.monotonic() - started, task_seconds=per_task,
+                     wall_seconds=time.monotonic() - started, task_seconds=per_task, task_intervals=intervals,
                      calls=[c for c in server.calls[first:] if c.phase in ("worker", "trigger")],
-                     driver_events=list(driver.events))
+                     driver_events=list(driver.events), jobs=_jobs(driver))
+
+
+def _jobs(driver: Driver) -> dict[str, tuple[float, float | None]]:
+    from moto.sagemaker.models import sagemaker_backends
+
+    sm = sagemaker_backends[ACCOUNT][REGION]
+    out = {}
+    for name, job in [*sm.hyper_parameter_tuning_jobs.items(), *sm.transform_jobs.items()]:
+        if hasattr(job, "harness_created"):
+            out[name] = (job.harness_created, driver.ended.get(name))
+    return out
 
 
 def migrate_airflow_db() -> None:
