@@ -695,15 +695,22 @@ def _jobs(driver: Driver) -> dict[str, tuple[float, float | None]]:
 
 
 def migrate_airflow_db() -> None:
-    """``airflow db migrate`` of this process's AIRFLOW_HOME (once)."""
+    """``airflow db migrate`` of the metadata DB this process's Airflow uses (once).
+
+    The DB is taken from Airflow's loaded configuration, not from $AIRFLOW_HOME: a module importing
+    ``tests.conftest`` again re-runs it and points $AIRFLOW_HOME at a new directory after Airflow was loaded."""
     import subprocess
     import sys
 
-    home = Path(os.environ["AIRFLOW_HOME"])
+    from airflow import configuration
+
+    home = Path(configuration.AIRFLOW_HOME)
+    conn = configuration.conf.get("database", "sql_alchemy_conn")
     stamp = home / ".migrated"
     if stamp.exists():
         return
     home.mkdir(parents=True, exist_ok=True)
     subprocess.run([str(Path(sys.executable).with_name("airflow")), "db", "migrate"], check=True,
-                   capture_output=True, env={**os.environ})
+                   capture_output=True,
+                   env={**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": conn})
     stamp.touch()

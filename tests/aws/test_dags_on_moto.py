@@ -10,7 +10,6 @@ import pytest
 
 from tests.aws import moto_harness as h
 
-pytestmark = pytest.mark.slow
 
 
 def in_order(calls: list[str], expected: list[str]) -> bool:
@@ -36,6 +35,7 @@ def assert_sse_kms(stack, keys: list[str]) -> None:
         assert head.get("ServerSideEncryption") == "aws:kms" and head.get("SSEKMSKeyId") == key_arn, key
 
 
+@pytest.mark.slow  # about 30 s: moto's DataSync needs five describes, the hook sleeps twice per poll
 def test_ml_ingest(aws_stack):
     r = aws_stack.run("ml_ingest")
     assert r.state == "success", r.tasks

@@ -13,7 +13,6 @@ import pytest
 
 from tests.aws import moto_harness as h
 
-pytestmark = pytest.mark.slow
 
 
 def test_failed_emr_step_terminates_the_cluster_and_fails_the_run(aws_stack):
