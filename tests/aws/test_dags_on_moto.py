@@ -11,7 +11,6 @@ import pytest
 from tests.aws import moto_harness as h
 
 
-
 def in_order(calls: list[str], expected: list[str]) -> bool:
     """``expected`` is a subsequence of ``calls``."""
     it = iter(calls)

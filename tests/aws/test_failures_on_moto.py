@@ -9,10 +9,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.aws import moto_harness as h
-
 
 
 def test_failed_emr_step_terminates_the_cluster_and_fails_the_run(aws_stack):
