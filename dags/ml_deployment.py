@@ -16,7 +16,7 @@ newest Approved version and fails clearly when there is none. Only Approved vers
 
 | stack | endpoint / batch |
 |---|---|
-| `aws` | `create_model` (ModelPackageName, role, VPC, network isolation) -> `create_endpoint_config` (variant, data capture to S3 + KMS) -> `deploy_endpoint` (CreateEndpoint, or UpdateEndpoint with a blue/green canary DeploymentConfig and alarm auto-rollback; deferrable); `prepare_transform_input` + `batch_transform` (SageMakerTransformOperator, KMS) |
+| `aws` | `create_model` (ModelPackageName, role, VPC, network isolation) -> `create_endpoint_config` (variant, data capture to S3 + KMS) -> `deploy_endpoint` (CreateEndpoint, or UpdateEndpoint with a blue/green canary DeploymentConfig and alarm auto-rollback; deferrable; a rolled-back update fails the task, the previous config keeps serving); `prepare_transform_input` + `find_transform_job` (the retry-safe job name: wait for a running job, reuse a completed one, `-r2` after a failed one) + `batch_transform` (SageMakerTransformOperator, KMS) |
 | `local` | the local uvicorn endpoint: the new version starts beside the old one, is smoke-tested, `data/run/endpoints/<name>.live.json` switches, the old one drains and stops; data capture to `<lake>/capture/<endpoint>/`; `mlpipe.local.batch` |
 
 Configuration: `include/config/$PIPELINE_ENV.yaml` (`deployment`, `training.registry`, `aws` on aws, `lake`, `dag`).
