@@ -17,10 +17,13 @@ export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export PIPELINE_ENV ?= local
 
-# make run START=2026-11-01 END=2026-11-03 EVENTS=100000
+# make run [START=2026-11-01 END=2026-11-02] [EVENTS=100000 CUSTOMERS=2000] [DRIFT=end|none|YYYY-MM-DD] [KEEP=1]
 START  ?= 2026-11-01
-END    ?= 2026-11-03
+END    ?= 2026-11-02
 EVENTS ?=
+CUSTOMERS ?=
+DRIFT  ?= end
+KEEP   ?=
 # make dag DAG=ml_ingest DATE=2026-11-01 ; make backfill DAG=ml_ingest START=... END=...
 DAG    ?= ml_ingest
 DATE   ?= $(START)
@@ -34,8 +37,9 @@ $(STAMP): requirements.txt requirements-dev.txt $(CONSTRAINTS)
 	@PY312=$$(scripts/find-python) || exit 1; \
 	  [ -x $(PY) ] || { echo "creating $(VENV) with $$PY312"; $$PY312 -m venv $(VENV); }
 	$(BIN)/pip install --quiet --disable-pip-version-check pip==26.3
-	@# requirements.txt carries MWAA's --constraint URL; locally the same constraints come from constraints/
-	grep -v '^--constraint' requirements.txt > $(VENV)/requirements-mwaa.txt
+	@# requirements.txt carries MWAA's --constraint URL (locally the same constraints come from constraints/) and
+	@# xgboost-cpu (locally requirements-dev.txt's full xgboost provides the same module)
+	grep -v -e '^--constraint' -e '^xgboost-cpu' requirements.txt > $(VENV)/requirements-mwaa.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS) \
 	  -r $(VENV)/requirements-mwaa.txt -r requirements-dev.txt
 	touch $@
@@ -45,8 +49,9 @@ setup: $(STAMP)  ## create .venv and install everything (Python 3.12; PYTHON=...
 airflow-db: $(STAMP)
 	@$(PY) -m devtools.airflow_local migrate
 
-run: $(STAMP) airflow-db  ## generate the sample sources and run the pipeline DAGs on the local stack
-	$(PY) -m devtools.run_local --start $(START) --end $(END) $(if $(EVENTS),--events $(EVENTS))
+run: $(STAMP) airflow-db  ## the whole chain on the local stack: ingest, features, training, deployment, monitoring, drift, retraining
+	$(PY) -m devtools.run_local --start $(START) --end $(END) --drift-from $(DRIFT) \
+	  $(if $(EVENTS),--events $(EVENTS)) $(if $(CUSTOMERS),--customers $(CUSTOMERS)) $(if $(KEEP),--keep)
 
 test: $(STAMP)  ## run every test (unit, DAG integrity, integration, slow end-to-end)
 	$(PY) -m pytest -q

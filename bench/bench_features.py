@@ -181,7 +181,6 @@ def spark_gold(spark: Any, spec: dict[str, Any], out: str) -> tuple[float, Any]:
 
     Returns (seconds, the cached DataFrame)."""
     from pyspark import StorageLevel
-
     from spark_jobs import gold
     from spark_jobs.fs import LakeFS
 

@@ -11,10 +11,12 @@ Exit 0 when the step ran, whatever the quality gate decided (the verdicts are in
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -56,6 +58,9 @@ def run(argv: list[str] | None = None) -> int:
         from spark_jobs import session, spec, steps
         from spark_jobs.fs import LakeFS
 
+        # Great Expectations takes seconds to import: do it while the JVM starts (pyspark itself is imported
+        # above, in this thread, so the two imports never race on the same modules)
+        threading.Thread(target=importlib.import_module, args=("great_expectations",), daemon=True).start()
         spark = SparkSession.builder.appName(f"ml_features-{args.step}").getOrCreate()
         uri = spec_uri(args.spec)
         job = spec.parse(LakeFS(spark).read_text(uri), uri)

@@ -61,13 +61,16 @@ INITIAL_MAX_TENURE_DAYS = 730
 BILLING_PERIOD_DAYS = 30
 # churn hazard: logit = CHURN_BASE + CHURN_SAT * sat + CHURN_NEW * (tenure < 45) + CHURN_PLAN[plan]
 #                       + CHURN_RECENT_FAILURE * (payment failed within 14 days)
-CHURN_BASE = -6.4
-CHURN_SAT = -1.3
-CHURN_NEW = 1.0
-CHURN_PLAN = (0.3, 0.0, -0.3)
-CHURN_RECENT_FAILURE = 0.8
+# Tenure, plan and payment failures drive churn independently of satisfaction (which shows only through
+# engagement), so no single feature explains the label: a model using all of them beats the best
+# single-feature rule clearly (test AUC +0.04..+0.09 over it across seeds in a simulation without the lake).
+CHURN_BASE = -6.9
+CHURN_SAT = -1.1
+CHURN_NEW = 2.5
+CHURN_PLAN = (1.0, 0.0, -0.8)
+CHURN_RECENT_FAILURE = 1.6
 # payment failure: logit = FAIL_BASE + FAIL_SAT * sat
-FAIL_BASE = -3.2
+FAIL_BASE = -2.9
 FAIL_SAT = -0.9
 RETRY_AFTER_DAYS = (3, 4)  # first and second retry of a failed payment; after that: involuntary churn
 RETRY_SUCCESS = 0.6

@@ -105,7 +105,7 @@ def simulate_day(state: SimState, ordinal: int, defects: frozenset[str] = frozen
     a["sat"][:] = c.SAT_PERSISTENCE * a["sat"] + c.SAT_NOISE * rng.standard_normal(state.n)
     online = np.flatnonzero(a["status"] == ACTIVE)
     if drift and not state.repriced:
-        _reprice(state, rec, rng, online)
+        _reprice(state, rec, rng, np.flatnonzero(a["status"] != ERASED))
     new = _create_customers(state, rec, rng, ordinal, _signups(state, rng, drift), drift, initial=False)
     billed = _bill(state, rec, rng, ordinal, online)
     involuntary = _retry_failed(state, rec, rng, ordinal)
@@ -319,11 +319,15 @@ def _void(state: SimState, rec: _Recorder, rng: np.random.Generator, billed: lis
                 a["last_pay_ord"][i] = NEVER
 
 
-def _reprice(state: SimState, rec: _Recorder, rng: np.random.Generator, online: np.ndarray) -> None:
-    """Drift: every active subscription gets the new, higher price list."""
+def _reprice(state: SimState, rec: _Recorder, rng: np.random.Generator, who: np.ndarray) -> None:
+    """Drift: the new, higher price list is restated on every subscription record, cancelled ones included.
+
+    (Repricing only the active ones would leak the label into the gold table: silver holds each subscription's
+    current state, so every older training snapshot would see the new price exactly for the customers who
+    had not churned.)"""
     a = state.arrays
-    secs = rng.integers(0, 3600, len(online))
-    for i, sec in zip(online, secs, strict=True):
+    secs = rng.integers(0, 3600, len(who))
+    for i, sec in zip(who, secs, strict=True):
         a["price"][i] = _price(int(a["plan"][i]), True)
         rec.add(int(sec), "update", "subscriptions", {"monthly_price": float(a["price"][i]),
                                                       "updated_at": rec.ts(sec)}, {"subscription_id": sub_id(int(i))})
