@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from training.baseline import histogram  # the training baseline's own binning, so the bins match
+from training.metrics import auc
 
 OK = "ok"
 DRIFT = "drift"
@@ -67,15 +69,6 @@ class Thresholds:
 
 
 # ---- primitives ----------------------------------------------------------------------------------------------
-
-
-def histogram(values: np.ndarray, edges: Sequence[float]) -> list[float]:
-    """Fractions of ``values`` in (-inf, e1], (e1, e2], ..., (ek, +inf) (the bins of the training baseline)."""
-    if len(values) == 0:
-        return [0.0] * (len(edges) + 1)
-    idx = np.searchsorted(np.asarray(edges, dtype="float64"), values, side="left")
-    counts = np.bincount(idx, minlength=len(edges) + 1)
-    return [float(c) / len(values) for c in counts]
 
 
 def psi(expected: Sequence[float], actual: Sequence[float], epsilon: float = PSI_EPSILON) -> float:
@@ -126,20 +119,6 @@ def chi_square_p(base_counts: Sequence[float], live_counts: Sequence[float]) -> 
         return 0.0, 1.0
     stat, p, _dof, _exp = stats.chi2_contingency(table, correction=False)
     return float(stat), float(p)
-
-
-def auc(y_true: np.ndarray, score: np.ndarray) -> float | None:
-    """ROC AUC (Mann-Whitney, ties counted half), or None with a single class."""
-    from scipy import stats
-
-    y = np.asarray(y_true, dtype="float64")
-    s = np.asarray(score, dtype="float64")
-    pos = float(np.sum(y == 1))
-    neg = float(len(y) - pos)
-    if pos == 0 or neg == 0:
-        return None
-    ranks = stats.rankdata(s)
-    return float((ranks[y == 1].sum() - pos * (pos + 1) / 2) / (pos * neg))
 
 
 def _round(v: float | None, digits: int = 6) -> float | None:
