@@ -30,7 +30,7 @@ from devtools.chain import DagRunResult, asset_events, failure_lines, run_dag, s
 
 STAGE_OF = {"ml_ingest": "ingest", "ml_features": "features", "ml_training": "training",
             "ml_deployment": "deployment", "ml_monitoring": "monitoring"}
-TRAFFIC_ROWS = 400  # scoring rows sent to the endpoint per date (all of them when the date has fewer)
+TRAFFIC_ROWS = 1000  # scoring rows sent to the endpoint per date (all of them when the date has fewer)
 
 
 def date_range(start: dt.date, end: dt.date) -> list[dt.date]:

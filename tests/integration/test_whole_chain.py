@@ -63,7 +63,7 @@ def test_the_tuned_model_beats_the_naive_baseline_and_is_registered_and_served(c
     summary, home = chain
     first = summary["by_date"][FIRST]
     t = first["training"]
-    # measured at this commit: test AUC ~0.78 vs the best single feature's ~0.72
+    # measured: test AUC 0.776 vs the best single feature's (events_90d) 0.737
     assert t["test_auc"] >= t["naive_auc"] + 0.02, t
     assert t["gate_passed"] is True and t["version"] == 1 and t["status"] == "Approved"
     root = home / "data" / "lake" / "training" / "mlpipe-churn" / f"dt={FIRST}"
@@ -83,7 +83,8 @@ def test_monitoring_is_quiet_on_the_first_date_and_detects_the_planted_drift(cha
     assert first["monitoring"]["verdict"] == "ok", first["monitoring"]
     assert not first.get("retrain_events")
     assert second["monitoring"]["verdict"] == "drift", second["monitoring"]
-    assert second["monitoring"]["checks"]["features"] == "drift"
+    assert first["monitoring"]["checks"]["features.gold"] == "ok"
+    assert second["monitoring"]["checks"]["features.gold"] == "drift"  # the repriced subscriptions
     (event,) = second["retrain_events"]
     assert event["source_dag_id"] == "ml_monitoring" and event["extra"]["ds"] == SECOND
     assert "drift" in event["extra"]["trigger"]
