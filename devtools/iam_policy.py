@@ -193,6 +193,12 @@ def mwaa_execution_role(cfg: PipelineConfig, environment: str, bucket: str) -> d
     raw = sc.raw_prefixes()
     athena_out = emr.athena.output_location if emr and emr.athena else None
     code_reads = [f"s3://{sc.code.bucket}/training/"]
+    # ml_monitoring reads the endpoint's data capture (deployment.data_capture.destination, which may lie
+    # outside the lake)
+    from mlpipe.tasks.deployment import capture_root
+
+    if dep.endpoint and dep.data_capture.enabled and cfg.monitoring.capture.enabled:
+        code_reads.append(capture_root(cfg))
     st += [
         _statement("LakeReadWrite", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
                    [_objects(sc.lake)] + ([_objects(athena_out)] if athena_out else [])),

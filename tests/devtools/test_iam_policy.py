@@ -57,9 +57,23 @@ TASK_BODY_CALLS: list[tuple[str, str, dict[str, Any]]] = [
     ("s3", "HeadObject", {"Bucket": "acme-ml-code-dev", "Key": "training/sourcedir.tar.gz"}),
     # ml_deployment: resolve_version, prepare_transform_input, smoke_test
     ("sagemaker-runtime", "InvokeEndpoint", {"EndpointName": "mlpipe-churn-dev"}),
-    # ml_monitoring: capture, predictions and gold read from the lake; drift report written
-    ("s3", "GetObject", {"Bucket": LAKE_BUCKET, "Key": "lake/capture/mlpipe-churn-dev/AllTraffic/x.jsonl"}),
-    ("s3", "PutObject", {"Bucket": LAKE_BUCKET, "Key": f"lake/monitoring/dt={DS}/drift.json"}),
+    # ml_monitoring (mlpipe.stacks.aws.monitoring, mlpipe.tasks.monitoring; tests/aws/test_monitoring_on_moto.py
+    # runs them on moto): the serving model through the endpoint, else the newest Approved package; its
+    # model.tar.gz and lineage, the gold partition and the capture read from S3; the report and state written
+    ("sagemaker", "DescribeEndpoint", {"EndpointName": "mlpipe-churn-dev"}),
+    ("sagemaker", "DescribeEndpointConfig", {"EndpointConfigName": f"ml-deployment-{DS.replace('-', '')}-0123abcd"}),
+    ("sagemaker", "DescribeModel", {"ModelName": f"ml-deployment-{DS.replace('-', '')}-0123abcd"}),
+    ("sagemaker", "DescribeModelPackage", {"ModelPackageName": PACKAGE_ARN}),
+    ("sagemaker", "ListModelPackages", {"ModelPackageGroupName": "mlpipe-churn-dev"}),
+    ("s3", "HeadObject", {"Bucket": LAKE_BUCKET, "Key": "lake/training/mlpipe-churn-dev/dt=x/model/model.tar.gz"}),
+    ("s3", "GetObject", {"Bucket": LAKE_BUCKET, "Key": "lake/training/mlpipe-churn-dev/dt=x/model/model.tar.gz"}),
+    ("s3", "GetObject", {"Bucket": LAKE_BUCKET, "Key": f"lake/gold/customer_features/dt={DS}/part-00000.parquet"}),
+    ("s3", "ListObjectsV2", {"Bucket": LAKE_BUCKET, "Prefix": "lake/capture/mlpipe-churn-dev/AllTraffic/2026/11/01/"}),
+    ("s3", "GetObject", {"Bucket": LAKE_BUCKET, "Key": "lake/capture/mlpipe-churn-dev/AllTraffic/2026/11/01/09/x.jsonl"}),
+    ("s3", "PutObject", {"Bucket": LAKE_BUCKET, "Key": f"lake/reports/monitoring/dt={DS}/drift.json"}),
+    ("s3", "PutObject", {"Bucket": LAKE_BUCKET, "Key": f"lake/reports/monitoring/dt={DS}/drift.html"}),
+    ("s3", "HeadObject", {"Bucket": LAKE_BUCKET, "Key": "lake/reports/monitoring/_state.json"}),
+    ("s3", "PutObject", {"Bucket": LAKE_BUCKET, "Key": "lake/reports/monitoring/_state.json"}),
 ]
 
 
@@ -181,6 +195,20 @@ def test_resources_are_the_configured_ones(docs):
                    f"arn:aws:s3:::{LAKE_BUCKET}/lake/training/g/dt={DS}/tuning/checkpoints/x")
     assert not allowed(docs["sagemaker-inference-role"], "s3:PutObject",
                        f"arn:aws:s3:::{LAKE_BUCKET}/lake/gold/x"), "the endpoint writes only its capture"
+
+
+def test_monitoring_reads_a_capture_destination_outside_the_lake(monkeypatch):
+    from mlpipe.config import load_config
+
+    monkeypatch.setenv("PIPELINE_ENV", "aws-dev")
+    monkeypatch.setenv("MLPIPE__DEPLOYMENT__DATA_CAPTURE__DESTINATION", "s3://acme-ml-capture-dev/endpoints")
+    mwaa = iam_policy.policies(load_config(), "mlpipe-dev", "acme-mwaa-dev")["mwaa-execution-role"]
+    key = "endpoints/mlpipe-churn-dev/AllTraffic/2026/11/01/09/x.jsonl"
+    for service, operation, params in [("s3", "ListObjectsV2", {"Bucket": "acme-ml-capture-dev"}),
+                                       ("s3", "GetObject", {"Bucket": "acme-ml-capture-dev", "Key": key})]:
+        for action in iam_actions(service, operation):
+            assert allowed(mwaa, action, resource_of(service, operation, params)), (action, params)
+    assert not allowed(mwaa, "s3:PutObject", f"arn:aws:s3:::acme-ml-capture-dev/{key}"), "capture is read-only"
 
 
 def test_a_missing_statement_is_detected(monkeypatch, docs):

@@ -207,7 +207,11 @@ def capture_files(cfg: PipelineConfig, storage: Any, ds: str) -> list[str]:
     else:
         bucket = base[len("s3://"):].split("/", 1)[0]
         prefix = base[len("s3://"):].split("/", 1)[1] + "/"
-        all_files = sorted(o["Key"][len(prefix):] for o in storage.list(f"s3://{bucket}/{prefix}")
+        # logical_date: only the window's day folders (the endpoint's whole capture history grows every hour)
+        start = dt.date.fromisoformat(ds)
+        listed = [f"{prefix}{start - dt.timedelta(days=d):%Y/%m/%d}/" for d in range(c.days)] \
+            if c.window == "logical_date" else [prefix]
+        all_files = sorted(o["Key"][len(prefix):] for p in listed for o in storage.list(f"s3://{bucket}/{p}")
                            if o["Key"].endswith(".jsonl"))
     if c.window == "latest":
         days = sorted({f[:10] for f in all_files})
