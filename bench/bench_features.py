@@ -229,13 +229,12 @@ def same_rows(a: pa.Table, b: pa.Table, key: str) -> str | None:
 
 
 def _spark(spec: dict[str, Any], scratch: Path) -> Any:
-    from mlpipe.defaults import LOCAL_SPARK_JVM_OPTIONS
     from spark_jobs import session
 
     cores = os.cpu_count() or 2
     conf = {**session.spark_conf(spec), "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false",
             "spark.sql.warehouse.dir": str(scratch / "warehouse"), "spark.local.dir": str(scratch / "tmp"),
-            "spark.driver.extraJavaOptions": f"{LOCAL_SPARK_JVM_OPTIONS} -Dderby.system.home={scratch}"}  # as locally
+            "spark.driver.extraJavaOptions": f"-Dderby.system.home={scratch}"}
     spark = session.build(conf, master=f"local[{cores}]", app_name="bench-features")
     spark.sparkContext.setLogLevel("ERROR")
     return spark

@@ -51,10 +51,6 @@ AWS_CONN_ID = "aws_default"
 
 # ---- Features on the aws stack: EMR (transient cluster or Serverless) and the Athena/Glue catalog ----------
 EMR_MODE = "transient"
-# The local stack's spark-submit driver JVM: short-lived on few cores, so the C1 JIT only (no C2 recompilation)
-# starts it markedly faster (the gold step took ~25% less wall time on 2 cores). EMR keeps the JVM's defaults.
-LOCAL_SPARK_JVM_OPTIONS = "-XX:TieredStopAtLevel=1"
-
 # EMR 7.x runs Spark 3.5 (Python 3.9+ on the nodes): the spark_jobs must not need Spark 4 APIs on EMR.
 EMR_RELEASE_LABEL = "emr-7.9.0"
 EMR_SERVICE_ROLE = "EMR_DefaultRole_V2"
