@@ -34,7 +34,7 @@ def _merge(base: dict, over: dict) -> dict:
 def test_shipped_configs_have_a_valid_training_section():
     local = load_config("local", environ={}).training
     aws = load_config("aws-dev", environ={}).training
-    assert local.tuning.max_jobs <= 4 and local.registry.auto_approve and local.num_round <= 100
+    assert local.tuning.max_jobs <= 4 and local.registry.auto_approve and local.num_round <= 300
     assert aws.sagemaker.instance_type == "ml.g5.xlarge" and aws.sagemaker.use_spot
     assert aws.sagemaker.stopping_condition() == {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200}
     assert aws.tuning.early_stopping_type == "Auto" and not aws.registry.auto_approve
@@ -113,7 +113,7 @@ def test_static_hyperparameters_are_strings_and_leave_the_tuned_ones_out():
     static = cfg.static_hyperparameters()
     assert all(isinstance(v, str) for v in static.values())
     assert static["label"] == "churned" and static["exclude"] == "customer_id,as_of,split"
-    assert static["num_round"] == "100" and static["checkpoint_interval"] == "10"
+    assert static["num_round"] == "300" and static["checkpoint_interval"] == "10"
     assert not set(static) & set(cfg.tuning.ranges)
     from training.params import parse
 
