@@ -54,6 +54,7 @@ from mlpipe.local.endpoint_app import (
     INSTANCE_HEADER,
     EndpointConfig,
 )
+from mlpipe.local.processes import pid_alive
 from mlpipe.paths import CODE_ROOT, local_path
 
 HOST = "127.0.0.1"
@@ -161,16 +162,7 @@ def _alive(pid: int) -> bool:
     child = _children.get(pid)
     if child is not None:
         return child.poll() is None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited, not yet reaped by its parent) is not alive
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
+    return pid_alive(pid)
 
 
 def _group_members(pgid: int) -> list[int]:

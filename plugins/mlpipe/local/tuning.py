@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlpipe.errors import ConfigError, MlPipeError
+from mlpipe.local.processes import pid_alive
 from mlpipe.paths import CODE_ROOT
 
 if TYPE_CHECKING:
@@ -393,28 +394,14 @@ def _stop_orphan(directory: Path, grace: float = STOP_GRACE_SECONDS) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and pid_alive(pid):
         time.sleep(0.1)
-    if _alive(pid):
+    if pid_alive(pid):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
-        while _alive(pid):
+        while pid_alive(pid):
             time.sleep(0.05)
     (directory / PID_FILE).unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie (exited, not reaped by its dead parent's successor yet) counts as gone
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1] != "Z"
-    except OSError:
-        return True
 
 
 def _tail(text: str, lines: int = 15) -> str:

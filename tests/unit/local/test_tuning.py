@@ -176,7 +176,7 @@ def test_a_stopped_tuner_stops_its_trials(tmp_path, data, fake):
     sent = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 143 and time.monotonic() - sent < 10
-    assert pids and not any(tuning._alive(pid) for pid in pids)
+    assert pids and not any(tuning.pid_alive(pid) for pid in pids)
     result = tune(fake_cfg(max_jobs=3), name="crash", channels=data, workdir=tmp_path, train_script=fake)
     assert len(result.trials) == 3 and sum("resumed" in t.log_path.read_text() for t in result.trials) == 2
 
@@ -188,10 +188,10 @@ def test_a_killed_tuner_resumes_its_trials_in_place(tmp_path, data, fake):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     orphans = [int(p.read_text()) for p in (tmp_path / "crash" / "trials").glob("*/trial.pid")]
-    assert len(orphans) == 2 and all(tuning._alive(pid) for pid in orphans)
+    assert len(orphans) == 2 and all(tuning.pid_alive(pid) for pid in orphans)
 
     result = tune(fake_cfg(max_jobs=3), name="crash", channels=data, workdir=tmp_path, train_script=fake)
-    assert not any(tuning._alive(pid) for pid in orphans)
+    assert not any(tuning.pid_alive(pid) for pid in orphans)
     assert len(result.trials) == 3 and all(t.status == "Completed" for t in result.trials)
     dirs = sorted(p.name for p in (tmp_path / "crash" / "trials").iterdir())
     assert len(dirs) == 3                                     # the two cut-off trials ran again in place
