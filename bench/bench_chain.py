@@ -20,6 +20,7 @@ import os
 import socket
 import tempfile
 from pathlib import Path
+from unittest import mock
 
 from bench.rows import Row
 
@@ -36,10 +37,9 @@ def run() -> list[Row]:
     from devtools import run_local
 
     home = Path(tempfile.mkdtemp(prefix="mlpipe-bench-chain-"))
-    saved = {k: os.environ.get(k) for k in ("MLPIPE_HOME", "AIRFLOW_HOME", "MLPIPE__DEPLOYMENT__LOCAL__PORT")}
-    os.environ.update({"MLPIPE_HOME": str(home), "AIRFLOW_HOME": str(home / "airflow"),
-                       "MLPIPE__DEPLOYMENT__LOCAL__PORT": str(_free_port())})
-    try:
+    scratch_env = {"MLPIPE_HOME": str(home), "AIRFLOW_HOME": str(home / "airflow"),
+                   "MLPIPE__DEPLOYMENT__LOCAL__PORT": str(_free_port())}
+    with mock.patch.dict(os.environ, scratch_env):
         try:
             summary = json.loads(Path(run_local.main(["--start", "2026-11-01", "--end", "2026-11-02"])).read_text())
         except SystemExit:  # a failed stage: the summary is still written
@@ -50,12 +50,6 @@ def run() -> list[Row]:
 
             spec = ld.spec_from_config(load_config(environ=dict(os.environ)))
             ld.stop_all(spec.run_dir, spec.name)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     t = summary["timings"]
     rows = [Row(name="whole chain (make run), 2 dates, default sample", value=summary["seconds"], unit="s",
                 reference=TARGET_SECONDS, reference_name="the 10-minute budget",

@@ -110,23 +110,26 @@ def send_traffic(cfg: Any, ds: str, rows: int, batch: int = 10) -> dict[str, Any
 # ---- Asset events from Airflow's metadata database --------------------------------------------------------------
 
 _EVENTS_SCRIPT = """
-import json, sys
+import datetime, json, sys
 from sqlalchemy import select
 from airflow.models.asset import AssetEvent, AssetModel
 from airflow.utils.session import create_session
 with create_session() as s:
     rows = s.execute(select(AssetEvent.timestamp, AssetEvent.extra, AssetEvent.source_dag_id,
                             AssetEvent.source_run_id).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
-                     .where(AssetModel.name == sys.argv[1]).order_by(AssetEvent.timestamp)).all()
+                     .where(AssetModel.name == sys.argv[1],
+                            AssetEvent.timestamp >= datetime.datetime.fromisoformat(sys.argv[2]))
+                     .order_by(AssetEvent.timestamp)).all()
 print(json.dumps([{"timestamp": r[0].isoformat(), "extra": r[1], "source_dag_id": r[2], "source_run_id": r[3]}
                   for r in rows], default=str))
 """
 
 
-def asset_events(asset_name: str, env: dict[str, str]) -> list[dict[str, Any]]:
-    """Every event of the Asset named ``asset_name`` recorded in Airflow's metadata database, oldest first."""
-    proc = subprocess.run([sys.executable, "-c", _EVENTS_SCRIPT, asset_name], env=env, cwd=ROOT, text=True,
-                          capture_output=True)
+def asset_events(asset_name: str, env: dict[str, str], since: dt.datetime) -> list[dict[str, Any]]:
+    """The events of the Asset named ``asset_name`` recorded in Airflow's metadata database since ``since``
+    (timezone-aware), oldest first."""
+    proc = subprocess.run([sys.executable, "-c", _EVENTS_SCRIPT, asset_name, since.isoformat()], env=env, cwd=ROOT,
+                          text=True, capture_output=True)
     if proc.returncode != 0:
         raise RuntimeError(f"reading the events of Asset {asset_name} failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

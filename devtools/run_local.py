@@ -82,10 +82,10 @@ class Chain:
             if not self.dag(dag_id, ds):
                 return
         self.traffic(ds)
-        seen = len(self._retrain_events())
+        since = dt.datetime.now(dt.UTC)
         if not self.dag("ml_monitoring", ds):
             return
-        events = self._retrain_events()[seen:]
+        events = asset_events(retrain_asset(self.cfg).name, self.env, since)
         self.dates[ds]["retrain_events"] = events
         if not events:
             print(f"   no retraining event for {ds}: the model keeps serving")
@@ -146,9 +146,6 @@ class Chain:
         out = _monitoring_summary(self.cfg, ds)
         print(f"   drift verdict: {out.get('verdict')}; retrain: {out.get('retrain')}; report {out.get('report')}")
         return out
-
-    def _retrain_events(self) -> list[dict[str, Any]]:
-        return asset_events(retrain_asset(self.cfg).name, self.env)
 
     def _approved_version_changed(self, ds: str) -> bool:
         from mlpipe.stacks.local import deployment as ld
