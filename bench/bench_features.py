@@ -114,6 +114,8 @@ def write_silver(root: Path, events: int, seed: int = 7) -> dict[str, str]:
         "industry": _dict(["software", "retail", "finance"], rng.integers(0, 3, n)),
         "credit_band": _dict(list("ABCDE"), rng.integers(0, 5, n)), "updated_date": upd,
     })
+    # the layout the silver step writes: tables with cluster_by hash-partitioned by it, sorted by it and time
+    layout = {t["name"]: t for t in spec_for(root)["silver"]["tables"]}
     out = {}
     for name, table in tables.items():
         part = root / "silver" / name / f"dt={DS}"
@@ -122,9 +124,17 @@ def write_silver(root: Path, events: int, seed: int = 7) -> dict[str, str]:
                                                else pa.timestamp("us", tz="UTC") if pa.types.is_timestamp(f.type)
                                                else f.type) for f in table.schema]))
         files = 8 if name == "events" else 1
-        step = math.ceil(len(table) / files)
-        for i in range(files):
-            pq.write_table(table.slice(i * step, step), part / f"part-{i:05d}.parquet", row_group_size=1 << 20)
+        keys = layout[name].get("cluster_by") or []
+        if keys:
+            order = [*keys, *([layout[name]["event_time"]] if layout[name].get("event_time") else [])]
+            table = table.sort_by([(c, "ascending") for c in order])
+            bucket = pc.bit_wise_and(table.column(keys[0]), files - 1)  # files is a power of two
+            slices = [table.filter(pc.equal(bucket, i)) for i in range(files)]
+        else:
+            step = math.ceil(len(table) / files)
+            slices = [table.slice(i * step, step) for i in range(files)]
+        for i, piece in enumerate(slices):
+            pq.write_table(piece, part / f"part-{i:05d}.parquet", row_group_size=1 << 20)
         (part / "_SUCCESS").touch()
         out[name] = str(part)
     return out

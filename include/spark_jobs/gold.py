@@ -38,9 +38,14 @@ def read_inputs(spark: SparkSession, fs: LakeFS, spec: Mapping[str, Any]) -> dic
 
 
 def as_of_frame(spark: SparkSession, spec: Mapping[str, Any]) -> DataFrame:
-    rows = " UNION ALL ".join(f"SELECT {i} AS i, DATE'{d.isoformat()}' AS as_of, '{split}' AS split"
-                              for i, (d, split) in enumerate(as_of_dates(spec)))
-    return spark.sql(rows)
+    """as_of_dates(i, as_of, split) as an inline table: joins broadcast it without running a Spark job."""
+    rows = ", ".join(f"({i}, DATE'{d.isoformat()}', '{split}')" for i, (d, split) in enumerate(as_of_dates(spec)))
+    return spark.sql(f"SELECT * FROM VALUES {rows} AS t(i, as_of, split)")
+
+
+def params_frame(spark: SparkSession, spec: Mapping[str, Any]) -> DataFrame:
+    """run_params(ds_day) as an inline table (its scalar subquery is read without a Spark job)."""
+    return spark.sql(f"SELECT * FROM VALUES ({ds_day(spec)}) AS t(ds_day)")
 
 
 def build(spark: SparkSession, spec: Mapping[str, Any], tables: Mapping[str, DataFrame]) -> DataFrame:
@@ -52,7 +57,7 @@ def build(spark: SparkSession, spec: Mapping[str, Any], tables: Mapping[str, Dat
     for name in gold["inputs"]:
         tables[name].createOrReplaceTempView(name)
     as_of_frame(spark, spec).createOrReplaceTempView("as_of_dates")
-    spark.sql(f"SELECT {ds_day(spec)} AS ds_day").createOrReplaceTempView("run_params")
+    params_frame(spark, spec).createOrReplaceTempView("run_params")
     # Spark inlines CTEs: each step becomes a view, and the spine (read by every feature) is computed once
     ctes, final = gold_sql.parts(gold, "spark")
     for name, body in ctes:

@@ -44,7 +44,7 @@ def silver_table(spark: SparkSession, fs: LakeFS, spec: Mapping[str, Any], table
         if classified.counts["rows_quarantined"]:
             quarantined.write.parquet(f"{quarantine_tmp}/rows")
         built = silver.build(classified, table)
-        built.write.parquet(data_tmp)
+        silver.clustered(built, table).write.parquet(data_tmp)
     finally:
         classified.release()
     written_q = (spark.read.schema(quarantined.schema).parquet(f"{quarantine_tmp}/rows").count()

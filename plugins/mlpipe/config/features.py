@@ -575,6 +575,12 @@ def job_spec(cfg: Any, ds: str | dt.date, include_dir: Path = INCLUDE_DIR) -> di
             "outputs": outputs(root, "silver", t.name, day),
         })
     g = f.gold
+    # silver tables the gold job aggregates per entity are written clustered by the entity key (rows of one
+    # entity in one file, sorted): its per-entity aggregations then see few entities per task
+    for t in tables:
+        if (t["name"] in _gold_inputs(g) and any(c["name"] == g.entity.key for c in t["columns"])
+                and t["key"] != [g.entity.key]):
+            t["cluster_by"] = [g.entity.key]
     gold = {
         "name": g.name,
         "dataset": f"gold.{g.name}",

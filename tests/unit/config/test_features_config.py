@@ -74,6 +74,10 @@ def test_job_spec_is_json_with_everything_the_job_needs(tmp_path: Path):
     assert tables["accounts"]["kind"] == "latest" and tables["accounts"]["order_by"] == ["updated_date"]
     assert tables["accounts"]["bronze_uri"] == f"file://{tmp_path}/lake/bronze/partner/accounts"
     assert tables["events"]["columns"][-1] == {"name": "event_ts", "type": "timestamp"}
+    # what the gold job aggregates per customer is written clustered by customer; tables keyed by it are not
+    assert {n: t.get("cluster_by") for n, t in tables.items()} == {
+        "customers": None, "subscriptions": ["customer_id"], "payments": ["customer_id"], "events": ["customer_id"],
+        "accounts": None}
     assert tables["events"]["outputs"] == {
         "partition": f"file://{tmp_path}/lake/silver/events/dt=2026-11-03",
         "quarantine": f"file://{tmp_path}/lake/quarantine/silver/events/dt=2026-11-03",

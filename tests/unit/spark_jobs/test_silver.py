@@ -71,3 +71,18 @@ def test_silver_holds_events_up_to_the_end_of_ds(spark, clean_d1):
     newest = df.agg({"event_ts": "max"}).first()[0]
     assert newest.date() == D1  # history from every partition up to ds, nothing after it
     assert df.select("event_id").distinct().count() == doc["rows"]
+
+
+def test_events_are_written_clustered_by_the_entity_key(spark, clean_d1):
+    """Each silver file holds its customers' rows together, sorted by customer and event time (the gold job's
+    per-customer aggregations then meet few customers per task); no customer is split across files."""
+    doc = clean_d1["silver"]["silver.events"]
+    files = sorted(path(doc["partition_uri"]).glob("*.parquet"))
+    owner: dict[int, str] = {}
+    for f in files:
+        rows = [(r["customer_id"], r["event_ts"]) for r in spark.read.parquet(str(f)).select("customer_id", "event_ts")
+                .collect()]
+        assert rows == sorted(rows), f"{f.name} is not sorted by (customer_id, event_ts)"
+        for customer, _ in rows:
+            assert owner.setdefault(customer, f.name) == f.name, f"customer {customer} is in several files"
+    assert owner
