@@ -43,5 +43,6 @@ def build(conf: Mapping[str, str], master: str | None = None, app_name: str = "m
 def apply_runtime(spark: SparkSession, conf: Mapping[str, str]) -> None:
     """Set the spec's runtime (spark.sql.*) settings on a running session (spark-submit set the rest)."""
     for key, value in {**conf, **FIXED}.items():
-        if key.startswith("spark.sql.") and not key.startswith("spark.sql.warehouse"):
+        # static SQL settings (the warehouse, the codegen cache) only take effect at startup
+        if key.startswith("spark.sql.") and spark.conf.isModifiable(key):
             spark.conf.set(key, value)

@@ -102,6 +102,9 @@ class SparkSettings(StrictModel):
             # the gold job's partial aggregations (entity x window segment) hold ~10^5-10^6 keys per task:
             # a fast hash map of 2^20 slots keeps them out of the slower fallback map (-20% CPU at 10M events)
             "spark.sql.codegen.aggregate.fastHashMap.capacityBit": "20",
+            # a step compiles more than the default 100 generated classes (gold + its gate, five silver tables
+            # and their gates): a larger cache keeps them from evicting each other and being compiled again
+            "spark.sql.codegen.cache.maxEntries": "1000",
             **self.conf,
         }
 
