@@ -116,6 +116,8 @@ def write_silver(root: Path, events: int, seed: int = 7) -> dict[str, str]:
         "industry": _dict(["software", "retail", "finance"], rng.integers(0, 3, n)),
         "credit_band": _dict(list("ABCDE"), rng.integers(0, 5, n)), "updated_date": upd,
     })
+    from spark_jobs.spec import cluster_order
+
     # the layout the silver step writes: tables with cluster_by hash-partitioned by it, sorted by it and time
     layout = {t["name"]: t for t in spec_for(root)["silver"]["tables"]}
     out = {}
@@ -126,11 +128,10 @@ def write_silver(root: Path, events: int, seed: int = 7) -> dict[str, str]:
                                                else pa.timestamp("us", tz="UTC") if pa.types.is_timestamp(f.type)
                                                else f.type) for f in table.schema]))
         files = 8 if name == "events" else 1
-        keys = layout[name].get("cluster_by") or []
-        if keys:
-            order = [*keys, *([layout[name]["event_time"]] if layout[name].get("event_time") else [])]
+        order = cluster_order(layout[name])
+        if order:
             table = table.sort_by([(c, "ascending") for c in order])
-            bucket = pc.bit_wise_and(table.column(keys[0]), files - 1)  # files is a power of two
+            bucket = pc.bit_wise_and(table.column(order[0]), files - 1)  # files is a power of two
             slices = [table.filter(pc.equal(bucket, i)) for i in range(files)]
         else:
             step = math.ceil(len(table) / files)

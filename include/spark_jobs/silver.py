@@ -28,6 +28,7 @@ from pyspark.sql import functions as F
 
 from spark_jobs import cdc
 from spark_jobs.bronze import CHANGE_SEQ, COMMIT_TS, CORRUPT, OP, RAW, SOURCE_DT, SOURCE_FILE
+from spark_jobs.spec import cluster_order
 
 REASON_CODE, REASON = "_reason_code", "_reason"
 QUARANTINE_COLUMNS = (REASON_CODE, REASON, SOURCE_DT, SOURCE_FILE, RAW)
@@ -131,8 +132,7 @@ def clustered(df: DataFrame, table: Mapping[str, Any]) -> DataFrame:
     """The rows laid out for the gold job: hash-partitioned by ``cluster_by`` (the entity key) and sorted by it
     and the event time in each file, so a per-entity aggregation meets few entities per task (small hash
     tables, a small shuffle) and the key column encodes as runs. Unchanged when the table has no ``cluster_by``."""
-    keys = list(table.get("cluster_by") or [])
-    if not keys:
+    order = cluster_order(table)
+    if not order:
         return df
-    order = keys + ([table["event_time"]] if table.get("event_time") else [])
-    return df.repartition(*keys).sortWithinPartitions(*order)
+    return df.repartition(*table["cluster_by"]).sortWithinPartitions(*order)

@@ -107,3 +107,10 @@ def as_of_dates(spec: Mapping[str, Any]) -> list[tuple[dt.date, str]]:
 def ds_day(spec: Mapping[str, Any]) -> int:
     """ds as days since 1970-01-01 (the gold SQL's run_params.ds_day)."""
     return (ds_date(spec) - dt.date(1970, 1, 1)).days
+
+
+def cluster_order(table: Mapping[str, Any]) -> list[str]:
+    """The sort order of a silver table written clustered (its ``cluster_by``, then its event time); empty when
+    the table has no ``cluster_by``."""
+    keys = list(table.get("cluster_by") or [])
+    return keys + [table["event_time"]] if keys and table.get("event_time") else keys

@@ -578,10 +578,11 @@ def job_spec(cfg: Any, ds: str | dt.date, include_dir: Path = INCLUDE_DIR) -> di
             "outputs": outputs(root, "silver", t.name, day),
         })
     g = f.gold
+    inputs = _gold_inputs(g)
     # silver tables the gold job aggregates per entity are written clustered by the entity key (rows of one
     # entity in one file, sorted): its per-entity aggregations then see few entities per task
     for t in tables:
-        if (t["name"] in _gold_inputs(g) and any(c["name"] == g.entity.key for c in t["columns"])
+        if (t["name"] in inputs and any(c["name"] == g.entity.key for c in t["columns"])
                 and t["key"] != [g.entity.key]):
             t["cluster_by"] = [g.entity.key]
     gold = {
@@ -592,10 +593,10 @@ def job_spec(cfg: Any, ds: str | dt.date, include_dir: Path = INCLUDE_DIR) -> di
         "as_of": g.as_of.model_dump(),
         "label": g.label.model_dump(),
         "features": [feat.model_dump() for feat in g.features],
-        "inputs": _gold_inputs(g),
+        "inputs": inputs,
         # inputs with one row per entity key: their attributes need no aggregation (a plain as-of join)
         "unique_by_entity": sorted(t["name"] for t in tables if t["key"] == [g.entity.key] and t["kind"] != "events"),
-        "input_columns": {t.name: dict(t.columns) for t in f.silver if t.name in _gold_inputs(g)},
+        "input_columns": {t.name: dict(t.columns) for t in f.silver if t.name in inputs},
         "columns": gold_columns(f),
         "suite": load_suite(g.suite_path, f"gold.{g.name}", include_dir),
         "outputs": outputs(root, "gold", g.name, day),
