@@ -200,10 +200,7 @@ def spark_gold(spark: Any, spec: dict[str, Any], out: str) -> tuple[float, Any]:
     started = time.perf_counter()
     tables = gold.read_inputs(spark, LakeFS(spark), spec)
     data = gold.build(spark, spec, tables).persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        gold.sort_for_write(data, spec).write.mode("overwrite").parquet(out)
-    finally:
-        gold.release(spark)
+    gold.sort_for_write(data, spec).write.mode("overwrite").parquet(out)
     return time.perf_counter() - started, data
 
 

@@ -9,15 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_jobs import gold_sql
 from spark_jobs.fs import LakeFS
 from spark_jobs.spec import as_of_dates, ds_day, outputs
-
-CACHED = ("spine",)
 
 
 class MissingInput(RuntimeError):
@@ -58,25 +55,15 @@ def build(spark: SparkSession, spec: Mapping[str, Any], tables: Mapping[str, Dat
         tables[name].createOrReplaceTempView(name)
     as_of_frame(spark, spec).createOrReplaceTempView("as_of_dates")
     params_frame(spark, spec).createOrReplaceTempView("run_params")
-    # Spark inlines CTEs: each step becomes a view, and the spine (read by every feature) is computed once
+    # each step is a view: Spark inlines them into one plan (a step read twice shares its shuffle)
     ctes, final = gold_sql.parts(gold, "spark")
     for name, body in ctes:
-        view = spark.sql(body)
-        if name in CACHED:
-            view = view.persist(StorageLevel.MEMORY_AND_DISK)
-        view.createOrReplaceTempView(name)
+        spark.sql(body).createOrReplaceTempView(name)
     df = spark.sql(final)
     expected = [c["name"] for c in gold["columns"]]
     if df.columns != expected:
         raise RuntimeError(f"gold SQL produced columns {df.columns}, the spec declares {expected}")
     return df
-
-
-def release(spark: SparkSession) -> None:
-    """Drop the cached steps of the last build."""
-    for name in CACHED:
-        if spark.catalog.tableExists(name):
-            spark.table(name).unpersist()
 
 
 def sort_for_write(df: DataFrame, spec: Mapping[str, Any]) -> DataFrame:

@@ -86,15 +86,23 @@ def parts(gold: Mapping[str, Any], dialect: str = "spark") -> tuple[list[tuple[s
     joins: list[str] = []
     select: list[str] = [f"s.{key}", "s.as_of"]
 
+    # ---- per-table snapshot aggregates: one pass over a table gives, per entity and snapshot i, population
+    # membership, the latest visible values and the label (rows x as_of_dates, grouped by entity and i)
+    snaps: dict[str, list[str]] = {}
+
+    def snapshot(table: str, *exprs: str) -> str:
+        snaps.setdefault(table, []).extend(exprs)
+        return f"snap{list(snaps).index(table)}"
+
     # ---- the spine: entities that exist (and belong to the population) at each as-of date
     since = f"CAST(e.{ent['time']} AS DATE) <= a.as_of" if ent.get("time") else "TRUE"
     spine = f"SELECT e.{key}, a.i, a.as_of, a.split\n  FROM {ent['table']} e\n  JOIN as_of_dates a ON {since}"
     pop = gold.get("population")
     if pop:
-        end = f" AND (p.{pop['end']} IS NULL OR CAST(p.{pop['end']} AS DATE) > a.as_of)" if pop.get("end") else ""
-        ctes.append(("population", f"SELECT DISTINCT p.{key}, a.as_of\n  FROM {pop['table']} p\n"
-                                   f"  JOIN as_of_dates a ON CAST(p.{pop['start']} AS DATE) <= a.as_of{end}"))
-        spine += f"\n  JOIN population q ON q.{key} = e.{key} AND q.as_of = a.as_of"
+        end = f" AND (t.{pop['end']} IS NULL OR CAST(t.{pop['end']} AS DATE) > a.as_of)" if pop.get("end") else ""
+        member = snapshot(pop["table"], f"MAX(CASE WHEN CAST(t.{pop['start']} AS DATE) <= a.as_of{end} THEN 1 ELSE 0 END)"
+                                        " AS __member")
+        spine += f"\n  JOIN {member} q ON q.{key} = e.{key} AND q.i = a.i AND q.__member = 1"
     ctes.append(("spine", spine))
 
     feats = gold["features"]
@@ -190,17 +198,11 @@ def parts(gold: Mapping[str, Any], dialect: str = "spark") -> tuple[list[tuple[s
             visible = f" AND CAST({alias}.{time} AS DATE) <= s.as_of" if time else ""
             joins.append(f"LEFT JOIN {table} {alias} ON {alias}.{key} = s.{key}{visible}")
             values = {f["name"]: f"{alias}.{f['column']}" for f in fs}
-        else:
-            visible = f" AND CAST(t.{time} AS DATE) <= s.as_of" if time else ""
-            picks = []
-            for f in fs:
-                col = f"t.{f['column']}"
-                picks.append(f"max_by({col}, t.{time}) AS {f['name']}" if time else f"max({col}) AS {f['name']}")
-            ctes.append((f"latest{v_i}", f"SELECT s.{key}, s.as_of,\n         " + ",\n         ".join(picks)
-                         + f"\n  FROM spine s\n  JOIN {table} t ON t.{key} = s.{key}{visible}"
-                         + f"\n  GROUP BY s.{key}, s.as_of"))
-            joins.append(f"LEFT JOIN latest{v_i} {alias} ON {alias}.{key} = s.{key} AND {alias}.as_of = s.as_of")
-            values = {f["name"]: f"{alias}.{f['name']}" for f in fs}
+        else:  # the value of the latest row visible at the as-of date (max_by ignores a NULL ordering)
+            visible = f"CASE WHEN CAST(t.{time} AS DATE) <= a.as_of THEN t.{time} END" if time else None
+            view = snapshot(table, *(f"max_by(t.{f['column']}, {visible}) AS {f['name']}" if time
+                                     else f"max(t.{f['column']}) AS {f['name']}" for f in fs))
+            values = {f["name"]: f"{_snap_alias(view)}.{f['name']}" for f in fs}
         for f in fs:
             value = values[f["name"]]
             if f["kind"] == "days_since":
@@ -221,21 +223,28 @@ def parts(gold: Mapping[str, Any], dialect: str = "spark") -> tuple[list[tuple[s
             out_expr[label["name"]] = f"CASE WHEN s.split = 'train' THEN CASE WHEN {hit} THEN 1 ELSE 0 END END"
         else:
             t_day = day.format(t="t", c=label["time"])
-            ctes.append(("label", f"SELECT s.{key}, s.as_of,\n         MAX(CASE WHEN {t_day} > s.as_of AND {t_day} <= "
-                         f"{d.date_add('s.as_of', int(label['horizon_days']))}{cond} THEN 1 ELSE 0 END) AS y"
-                         f"\n  FROM spine s\n  JOIN {label['table']} t ON t.{key} = s.{key}"
-                         f"\n  WHERE s.split = 'train' AND t.{label['time']} IS NOT NULL"
-                         f"\n  GROUP BY s.{key}, s.as_of"))
-            joins.append(f"LEFT JOIN label l ON l.{key} = s.{key} AND l.as_of = s.as_of")
-            out_expr[label["name"]] = "CASE WHEN s.split = 'train' THEN COALESCE(l.y, 0) END"
+            view = snapshot(label["table"], f"MAX(CASE WHEN {t_day} > a.as_of AND {t_day} <= "
+                                            f"{d.date_add('a.as_of', int(label['horizon_days']))}{cond} THEN 1 ELSE 0 END)"
+                                            " AS __y")
+            out_expr[label["name"]] = f"CASE WHEN s.split = 'train' THEN COALESCE({_snap_alias(view)}.__y, 0) END"
         select.append("s.split")
     else:
         select.append(f"CASE WHEN {out_expr[label['name']]} IS NOT NULL THEN 'train' ELSE 'score' END AS split")
 
+    for j, (table, exprs) in enumerate(snaps.items()):
+        ctes.insert(j, (f"snap{j}", f"SELECT t.{key}, a.i,\n         " + ",\n         ".join(exprs)
+                        + f"\n  FROM {table} t\n  CROSS JOIN as_of_dates a\n  WHERE t.{key} IS NOT NULL"
+                        + f"\n  GROUP BY t.{key}, a.i"))
+        if any(not e.endswith(" AS __member") for e in exprs):  # values for the final select
+            joins.append(f"LEFT JOIN snap{j} p{j} ON p{j}.{key} = s.{key} AND p{j}.i = s.i")
     for col in gold["columns"][3:]:
         name = col["name"]
         select.append(f"CAST({out_expr[name]} AS {d.type(types[name])}) AS {name}")
     return ctes, "SELECT " + ",\n       ".join(select) + "\nFROM spine s\n" + "\n".join(joins) + "\n"
+
+
+def _snap_alias(view: str) -> str:
+    return "p" + view.removeprefix("snap")
 
 
 def _within(value: str, condition: str | None) -> str:

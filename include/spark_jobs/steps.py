@@ -104,10 +104,7 @@ def run_gold(spark: SparkSession, spec: Mapping[str, Any], tables: Mapping[str, 
     data_tmp, quarantine_tmp = publish.prepare(fs, out)
     # the rows are cached as the write computes them; the gate then checks exactly those rows, in memory
     data = gold.build(spark, spec, inputs).persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        gold.sort_for_write(data, spec).write.parquet(data_tmp)
-    finally:
-        gold.release(spark)
+    gold.sort_for_write(data, spec).write.parquet(data_tmp)
     try:
         rows = data.count()
         ctx = quality.GateContext(ds=spec["ds"], kind="gold", rows=rows,

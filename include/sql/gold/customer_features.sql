@@ -1,14 +1,20 @@
 -- gold.customer_features: features per customer_id as of each date in as_of_dates (rendered from the job spec, spark dialect)
-WITH population AS (
-  SELECT DISTINCT p.customer_id, a.as_of
-  FROM subscriptions p
-  JOIN as_of_dates a ON CAST(p.started_at AS DATE) <= a.as_of AND (p.cancelled_at IS NULL OR CAST(p.cancelled_at AS DATE) > a.as_of)
+WITH snap0 AS (
+  SELECT t.customer_id, a.i,
+         MAX(CASE WHEN CAST(t.started_at AS DATE) <= a.as_of AND (t.cancelled_at IS NULL OR CAST(t.cancelled_at AS DATE) > a.as_of) THEN 1 ELSE 0 END) AS __member,
+         max_by(t.plan, CASE WHEN CAST(t.started_at AS DATE) <= a.as_of THEN t.started_at END) AS plan,
+         max_by(t.monthly_price, CASE WHEN CAST(t.started_at AS DATE) <= a.as_of THEN t.started_at END) AS monthly_price,
+         MAX(CASE WHEN CAST(t.cancelled_at AS DATE) > a.as_of AND CAST(t.cancelled_at AS DATE) <= date_add(a.as_of, 30) THEN 1 ELSE 0 END) AS __y
+  FROM subscriptions t
+  CROSS JOIN as_of_dates a
+  WHERE t.customer_id IS NOT NULL
+  GROUP BY t.customer_id, a.i
 ),
 spine AS (
   SELECT e.customer_id, a.i, a.as_of, a.split
   FROM customers e
   JOIN as_of_dates a ON CAST(e.signup_ts AS DATE) <= a.as_of
-  JOIN population q ON q.customer_id = e.customer_id AND q.as_of = a.as_of
+  JOIN snap0 q ON q.customer_id = e.customer_id AND q.i = a.i AND q.__member = 1
 ),
 bounds0 AS (
   SELECT * FROM (VALUES (0, 0, 0, 0, 1, 15), (1, 30, 2, 2, 6, 19), (2, 37, 3, 3, 8, 20), (3, 44, 4, 4, 10, 21), (4, 51, 5, 5, 12, 22), (5, 58, 6, 7, 14, 23), (6, 65, 8, 9, 16, 24), (7, 72, 10, 11, 17, 25), (8, 79, 12, 13, 18, 26)) AS b(i, o, lo, hi7, hi30, hi90)
@@ -64,29 +70,13 @@ agg1 AS (
   FROM seg1 t
   JOIN bounds1 b ON t.__seg >= b.lo
   GROUP BY t.__k, b.i, b.o
-),
-latest1 AS (
-  SELECT s.customer_id, s.as_of,
-         max_by(t.plan, t.started_at) AS plan,
-         max_by(t.monthly_price, t.started_at) AS monthly_price
-  FROM spine s
-  JOIN subscriptions t ON t.customer_id = s.customer_id AND CAST(t.started_at AS DATE) <= s.as_of
-  GROUP BY s.customer_id, s.as_of
-),
-label AS (
-  SELECT s.customer_id, s.as_of,
-         MAX(CASE WHEN CAST(t.cancelled_at AS DATE) > s.as_of AND CAST(t.cancelled_at AS DATE) <= date_add(s.as_of, 30) THEN 1 ELSE 0 END) AS y
-  FROM spine s
-  JOIN subscriptions t ON t.customer_id = s.customer_id
-  WHERE s.split = 'train' AND t.cancelled_at IS NOT NULL
-  GROUP BY s.customer_id, s.as_of
 )
 SELECT s.customer_id,
        s.as_of,
        s.split,
        CAST(datediff(s.as_of, CAST(v0.signup_ts AS DATE)) AS INT) AS tenure_days,
-       CAST(v1.plan AS STRING) AS plan,
-       CAST(v1.monthly_price AS DOUBLE) AS monthly_price,
+       CAST(p0.plan AS STRING) AS plan,
+       CAST(p0.monthly_price AS DOUBLE) AS monthly_price,
        CAST(v0.country AS STRING) AS country,
        CAST(COALESCE(r0.events_7d, 0) AS BIGINT) AS events_7d,
        CAST(COALESCE(r0.events_30d, 0) AS BIGINT) AS events_30d,
@@ -102,11 +92,10 @@ SELECT s.customer_id,
        CAST(v2.company_size AS BIGINT) AS company_size,
        CAST(v2.industry AS STRING) AS industry,
        CAST(v2.credit_band AS STRING) AS credit_band,
-       CAST(CASE WHEN s.split = 'train' THEN COALESCE(l.y, 0) END AS INT) AS churned
+       CAST(CASE WHEN s.split = 'train' THEN COALESCE(p0.__y, 0) END AS INT) AS churned
 FROM spine s
 LEFT JOIN agg0 r0 ON r0.__k = s.customer_id AND r0.i = s.i
 LEFT JOIN agg1 r1 ON r1.__k = s.customer_id AND r1.i = s.i
 LEFT JOIN customers v0 ON v0.customer_id = s.customer_id AND CAST(v0.signup_ts AS DATE) <= s.as_of
-LEFT JOIN latest1 v1 ON v1.customer_id = s.customer_id AND v1.as_of = s.as_of
 LEFT JOIN accounts v2 ON v2.customer_id = s.customer_id AND CAST(v2.updated_date AS DATE) <= s.as_of
-LEFT JOIN label l ON l.customer_id = s.customer_id AND l.as_of = s.as_of
+LEFT JOIN snap0 p0 ON p0.customer_id = s.customer_id AND p0.i = s.i
