@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from spark_jobs import gold_sql
@@ -30,7 +30,11 @@ def read_inputs(spark: SparkSession, fs: LakeFS, spec: Mapping[str, Any]) -> dic
                      if fs.exists(out["quarantine"] + "/result.json") else "run the silver step first")
             raise MissingInput(f"gold.{spec['gold']['name']} needs silver.{name} for {spec['ds']}, but "
                                f"{out['partition']} is not committed: {where}")
-        tables[name] = spark.read.parquet(out["partition"])
+        reader = spark.read
+        columns = (spec["gold"].get("input_columns") or {}).get(name)
+        if columns:  # the silver step writes exactly the declared columns: no footers to read for the schema
+            reader = reader.schema(", ".join(f"`{c}` {t}" for c, t in columns.items()))
+        tables[name] = reader.parquet(out["partition"])
     return tables
 
 
@@ -66,7 +70,12 @@ def build(spark: SparkSession, spec: Mapping[str, Any], tables: Mapping[str, Dat
     return df
 
 
-def sort_for_write(df: DataFrame, spec: Mapping[str, Any]) -> DataFrame:
-    """Rows ordered by as_of and key inside each file (smaller files, fast reads of one snapshot)."""
+def write(df: DataFrame, spec: Mapping[str, Any], path: str) -> int:
+    """Write the gold rows to ``path`` (ordered by as_of and key inside each file: smaller files, fast reads of
+    one snapshot); returns the rows written, counted as they pass (an observation, not another Spark job)."""
     key = spec["gold"]["entity"]["key"]
-    return df.sortWithinPartitions(F.col("as_of"), F.col(key))
+    written = Observation("gold_rows")
+    (df.observe(written, F.count(F.lit(1)).alias("rows"))
+       .sortWithinPartitions(F.col("as_of"), F.col(key))
+       .write.mode("overwrite").parquet(path))
+    return int(written.get["rows"])

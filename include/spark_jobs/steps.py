@@ -104,9 +104,8 @@ def run_gold(spark: SparkSession, spec: Mapping[str, Any], tables: Mapping[str, 
     data_tmp, quarantine_tmp = publish.prepare(fs, out)
     # the rows are cached as the write computes them; the gate then checks exactly those rows, in memory
     data = gold.build(spark, spec, inputs).persist(StorageLevel.MEMORY_AND_DISK)
-    gold.sort_for_write(data, spec).write.parquet(data_tmp)
     try:
-        rows = data.count()
+        rows = gold.write(data, spec, data_tmp)
         ctx = quality.GateContext(ds=spec["ds"], kind="gold", rows=rows,
                                   reconciliation={"rows_in": rows, "rows_out": rows, "rows_quarantined": 0})
         verdict = quality.validate(data, g["suite"], ctx, g.get("dataset", f"gold.{g['name']}"))

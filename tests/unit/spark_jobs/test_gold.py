@@ -108,3 +108,24 @@ def test_label_is_a_cancellation_within_the_horizon_after_as_of(planted):
     assert changed[(planted["outside"], as_of)]["churned"] == 0  # a day later: outside the window
     assert changed[(planted["outside"], D1)]["churned"] is None  # scoring rows never carry a label
     assert (planted["inside"], D1) not in changed  # cancelled on ds: no longer in the population to score
+
+
+def test_read_inputs_declares_the_schema_silver_wrote(spark, clean_d1):
+    from spark_jobs.fs import LakeFS
+
+    spec = clean_d1["spec"]
+    tables = gold.read_inputs(spark, LakeFS(spark), spec)
+    for name, df in tables.items():
+        written = spark.read.parquet(clean_d1["silver"][f"silver.{name}"]["partition_uri"])
+        assert df.schema == written.schema, name
+        assert df.count() == written.count()
+
+
+def test_write_returns_the_rows_written_each_file_ordered_by_as_of_and_key(spark, clean_d1, inputs, tmp_path):
+    built = gold.build(spark, clean_d1["spec"], dict(inputs))
+    rows = gold.write(built, clean_d1["spec"], str(tmp_path / "gold"))
+    back = spark.read.parquet(str(tmp_path / "gold"))
+    assert rows == back.count() == built.count() > 0
+    for path in sorted((tmp_path / "gold").glob("*.parquet")):
+        keys = [(r["as_of"], r["customer_id"]) for r in spark.read.parquet(str(path)).collect()]
+        assert keys == sorted(keys)
