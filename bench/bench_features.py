@@ -264,16 +264,16 @@ def run() -> list[Row]:
             print(f"  {size:>10,} events: silver written in {time.perf_counter() - started:.1f} s", file=sys.stderr)
         spark = _spark(spec_for(lakes[SIZES[0]][0]), scratch)
         warm = spec_for(lakes[100_000][0])  # JIT, class loading, GX import: paid once, as in a long-lived job
-        _, data, rows = spark_gold(spark, warm, str(scratch / "warm-gold"))
-        gate(spark, warm, data, rows)
+        _, data, written = spark_gold(spark, warm, str(scratch / "warm-gold"))
+        gate(spark, warm, data, written)
         for size in SIZES:
             lake, silver = lakes[size]
             spec = spec_for(lake)
             spark_out = str(lake / "gold-spark")
             spark_runs, gate_runs, passed = [], [], True
             for _ in range(RUNS):
-                spark_s, data, rows = spark_gold(spark, spec, spark_out)
-                gate_s, ok = gate(spark, spec, data, rows)
+                spark_s, data, written = spark_gold(spark, spec, spark_out)
+                gate_s, ok = gate(spark, spec, data, written)
                 spark_runs.append(spark_s)
                 gate_runs.append(gate_s)
                 passed = passed and ok
