@@ -36,6 +36,9 @@ SPARK_TYPES = {"string": "StringType", "bigint": "LongType", "int": "IntegerType
                "boolean": "BooleanType", "date": "DateType", "timestamp": "TimestampType"}
 PIPELINE_CHECKS = ("reconciliation", "quarantined_rows", "ingest_rejects", "partition_landed")
 RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 5}
+# A partition of at most this many rows is validated as one task: GX's metric queries (global aggregates)
+# then need no shuffle, which on small data costs more than the aggregation itself.
+SINGLE_TASK_ROWS = 1_000_000
 RESULT_KEYS = ("success", "dataset", "ds", "partition_uri", "quarantine_uri", "report_uri", "rows", "failed",
                "warnings", "reconciliation")
 
@@ -114,9 +117,15 @@ def validate(df: DataFrame, suite: Mapping[str, Any], ctx: GateContext, dataset:
             gx_entries.append((len(outcomes), gx_type, kwargs, severity))
             outcomes.append(None)
     if gx_entries:
-        for (slot, *_), outcome in zip(gx_entries, _run_gx(df, gx_entries, dataset), strict=True):
+        data = gx_frame(df, ctx.rows)
+        for (slot, *_), outcome in zip(gx_entries, _run_gx(data, gx_entries, dataset), strict=True):
             outcomes[slot] = outcome
     return Verdict(dataset, [o for o in outcomes if o is not None])
+
+
+def gx_frame(df: DataFrame, rows: int | None) -> DataFrame:
+    """The DataFrame GX validates: one partition when ``rows`` is known and at most SINGLE_TASK_ROWS."""
+    return df.coalesce(1) if rows is not None and rows <= SINGLE_TASK_ROWS else df
 
 
 def _expand(entry: Mapping[str, Any], ctx: GateContext, types: Mapping[str, str]) -> list[tuple[str, dict[str, Any]]]:

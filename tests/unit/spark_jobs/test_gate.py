@@ -153,3 +153,18 @@ def test_a_failed_gold_gate_quarantines_the_gold_partition(spark, clean_d1):
                                                                         "churned")}
     assert 0 < doc["failed"][0]["observed"] < 0.9
     assert_quarantined(spark, doc, gold["outputs"])
+
+
+def test_gx_runs_small_data_as_one_task_and_leaves_adaptive_execution_as_it_was(spark):
+    from spark_jobs import quality
+
+    df = spark.range(0, 100, numPartitions=4)
+    assert quality.gx_frame(df, 100).rdd.getNumPartitions() == 1
+    assert quality.gx_frame(df, quality.SINGLE_TASK_ROWS + 1).rdd.getNumPartitions() == 4
+    assert quality.gx_frame(df, None).rdd.getNumPartitions() == 4
+    suite = {"expectations": [{"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 101}}]}
+    before = spark.conf.get("spark.sql.adaptive.enabled")
+    verdict = quality.validate(df, suite, quality.GateContext(ds="2026-11-01", rows=100), "t.small")
+    assert not verdict.success and verdict.failed[0].expectation == "expect_table_row_count_to_be_between"
+    assert verdict.failed[0].observed == 100
+    assert spark.conf.get("spark.sql.adaptive.enabled") == before
