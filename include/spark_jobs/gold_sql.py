@@ -89,10 +89,14 @@ def parts(gold: Mapping[str, Any], dialect: str = "spark") -> tuple[list[tuple[s
     # ---- per-table snapshot aggregates: one pass over a table gives, per entity and snapshot i, population
     # membership, the latest visible values and the label (rows x as_of_dates, grouped by entity and i)
     snaps: dict[str, list[str]] = {}
+    joined: set[str] = set()  # the ones whose values the final select reads
 
-    def snapshot(table: str, *exprs: str) -> str:
+    def snapshot(table: str, *exprs: str, values: bool = True) -> int:
+        """Add exprs to table's snapshot aggregate; returns its number j (step snap<j>, alias p<j>)."""
         snaps.setdefault(table, []).extend(exprs)
-        return f"snap{list(snaps).index(table)}"
+        if values:
+            joined.add(table)
+        return list(snaps).index(table)
 
     # ---- the spine: entities that exist (and belong to the population) at each as-of date
     since = f"CAST(e.{ent['time']} AS DATE) <= a.as_of" if ent.get("time") else "TRUE"
@@ -101,8 +105,8 @@ def parts(gold: Mapping[str, Any], dialect: str = "spark") -> tuple[list[tuple[s
     if pop:
         end = f" AND (t.{pop['end']} IS NULL OR CAST(t.{pop['end']} AS DATE) > a.as_of)" if pop.get("end") else ""
         member = snapshot(pop["table"], f"MAX(CASE WHEN CAST(t.{pop['start']} AS DATE) <= a.as_of{end} THEN 1 ELSE 0 END)"
-                                        " AS __member")
-        spine += f"\n  JOIN {member} q ON q.{key} = e.{key} AND q.i = a.i AND q.__member = 1"
+                                        " AS __member", values=False)
+        spine += f"\n  JOIN snap{member} q ON q.{key} = e.{key} AND q.i = a.i AND q.__member = 1"
     ctes.append(("spine", spine))
 
     feats = gold["features"]
@@ -200,9 +204,9 @@ def parts(gold: Mapping[str, Any], dialect: str = "spark") -> tuple[list[tuple[s
             values = {f["name"]: f"{alias}.{f['column']}" for f in fs}
         else:  # the value of the latest row visible at the as-of date (max_by ignores a NULL ordering)
             visible = f"CASE WHEN CAST(t.{time} AS DATE) <= a.as_of THEN t.{time} END" if time else None
-            view = snapshot(table, *(f"max_by(t.{f['column']}, {visible}) AS {f['name']}" if time
-                                     else f"max(t.{f['column']}) AS {f['name']}" for f in fs))
-            values = {f["name"]: f"{_snap_alias(view)}.{f['name']}" for f in fs}
+            j = snapshot(table, *(f"max_by(t.{f['column']}, {visible}) AS {f['name']}" if time
+                                  else f"max(t.{f['column']}) AS {f['name']}" for f in fs))
+            values = {f["name"]: f"p{j}.{f['name']}" for f in fs}
         for f in fs:
             value = values[f["name"]]
             if f["kind"] == "days_since":
@@ -223,10 +227,10 @@ def parts(gold: Mapping[str, Any], dialect: str = "spark") -> tuple[list[tuple[s
             out_expr[label["name"]] = f"CASE WHEN s.split = 'train' THEN CASE WHEN {hit} THEN 1 ELSE 0 END END"
         else:
             t_day = day.format(t="t", c=label["time"])
-            view = snapshot(label["table"], f"MAX(CASE WHEN {t_day} > a.as_of AND {t_day} <= "
-                                            f"{d.date_add('a.as_of', int(label['horizon_days']))}{cond} THEN 1 ELSE 0 END)"
-                                            " AS __y")
-            out_expr[label["name"]] = f"CASE WHEN s.split = 'train' THEN COALESCE({_snap_alias(view)}.__y, 0) END"
+            j = snapshot(label["table"], f"MAX(CASE WHEN {t_day} > a.as_of AND {t_day} <= "
+                                         f"{d.date_add('a.as_of', int(label['horizon_days']))}{cond} THEN 1 ELSE 0 END)"
+                                         " AS __y")
+            out_expr[label["name"]] = f"CASE WHEN s.split = 'train' THEN COALESCE(p{j}.__y, 0) END"
         select.append("s.split")
     else:
         select.append(f"CASE WHEN {out_expr[label['name']]} IS NOT NULL THEN 'train' ELSE 'score' END AS split")
@@ -235,16 +239,12 @@ def parts(gold: Mapping[str, Any], dialect: str = "spark") -> tuple[list[tuple[s
         ctes.insert(j, (f"snap{j}", f"SELECT t.{key}, a.i,\n         " + ",\n         ".join(exprs)
                         + f"\n  FROM {table} t\n  CROSS JOIN as_of_dates a\n  WHERE t.{key} IS NOT NULL"
                         + f"\n  GROUP BY t.{key}, a.i"))
-        if any(not e.endswith(" AS __member") for e in exprs):  # values for the final select
+        if table in joined:
             joins.append(f"LEFT JOIN snap{j} p{j} ON p{j}.{key} = s.{key} AND p{j}.i = s.i")
     for col in gold["columns"][3:]:
         name = col["name"]
         select.append(f"CAST({out_expr[name]} AS {d.type(types[name])}) AS {name}")
     return ctes, "SELECT " + ",\n       ".join(select) + "\nFROM spine s\n" + "\n".join(joins) + "\n"
-
-
-def _snap_alias(view: str) -> str:
-    return "p" + view.removeprefix("snap")
 
 
 def _within(value: str, condition: str | None) -> str:
