@@ -83,8 +83,9 @@ def failure_lines(log_file: str | Path | None, limit: int = 12) -> str:
 # ---- simulated traffic ------------------------------------------------------------------------------------------
 
 
-def send_traffic(cfg: Any, ds: str, rows: int, batch: int = 10) -> dict[str, Any]:
-    """Score ``rows`` of the date's gold scoring rows on the live local endpoint through boto3's
+def send_traffic(cfg: Any, ds: str, rows: int, batch: int = 10, seed: int = 0) -> dict[str, Any]:
+    """Score ``rows`` of the date's gold scoring rows (a uniform sample drawn with ``seed``: the live population,
+    which ml_monitoring compares with the training baseline) on the live local endpoint through boto3's
     ``invoke_endpoint`` (what a client application would do), in requests of ``batch`` JSON records. The
     endpoint's data capture records them for ml_monitoring."""
     from mlpipe.stacks.local import deployment as ld
@@ -94,7 +95,7 @@ def send_traffic(cfg: Any, ds: str, rows: int, batch: int = 10) -> dict[str, Any
     live = ld.read_live(spec.run_dir, spec.name)
     if not live:
         return {"ds": ds, "requests": 0, "rows": 0, "note": "no live endpoint"}
-    records = td.gold_records(cfg, td.gold_partition(cfg, ds), rows)
+    records = td.gold_records(cfg, td.gold_partition(cfg, ds), rows, seed=seed)
     client = ld.runtime_client_for(live["url"])
     sent = predicted = 0
     for start in range(0, len(records), batch):

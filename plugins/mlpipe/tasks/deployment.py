@@ -135,11 +135,20 @@ def resolve_version(cfg: PipelineConfig | None = None, *, triggering_asset_event
 # ---- the smoke test -------------------------------------------------------------------------------------------
 
 
-def gold_records(cfg: PipelineConfig, partition_uri: str, n: int) -> list[dict[str, Any]]:
-    """Up to ``n`` scoring rows of the gold partition as JSON records (no label, no id/time columns)."""
+def gold_records(cfg: PipelineConfig, partition_uri: str, n: int, seed: int | None = None) -> list[dict[str, Any]]:
+    """Up to ``n`` scoring rows of the gold partition as JSON records (no label, no id/time columns): the first
+    ``n`` rows, or with ``seed`` a uniform random sample of all of them (gold files are ordered by key, so the
+    first rows are the oldest customers, not a picture of the population)."""
     if n <= 0:
         return []
-    table = read_scoring_rows(cfg, partition_uri, limit=n)
+    if seed is None:
+        table = read_scoring_rows(cfg, partition_uri, limit=n)
+    else:
+        import numpy as np
+
+        table = read_scoring_rows(cfg, partition_uri)
+        if table.num_rows > n:
+            table = table.take(np.sort(np.random.default_rng(seed).choice(table.num_rows, n, replace=False)))
     drop = {cfg.training.label, *cfg.training.id_columns}
     rows = table.select([c for c in table.column_names if c not in drop]).to_pylist()
     return [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()} for r in rows]

@@ -39,3 +39,32 @@ def test_request_rows():
     assert d._rows("text/csv", "1,2\n3,4\n") == 2
     assert d._rows("application/json", '{"instances": [[1], [2], [3]]}') == 3
     assert d._rows("application/json", '{"a": 1}') == 1
+
+
+def test_gold_records_first_rows_or_a_seeded_sample_of_the_scoring_rows(tmp_path):
+    """Gold files are ordered by key, and in the sample the oldest customers have the lowest ids: the first
+    rows are not the population. The seeded sample is (the traffic that monitoring compares with)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from mlpipe.config import load_config
+
+    cfg = load_config("local", environ={"MLPIPE__LAKE__ROOT": f"file://{tmp_path / 'lake'}"})
+    part = tmp_path / "gold"
+    part.mkdir()
+    keys = list(range(3000))
+    pq.write_table(pa.table({
+        "customer_id": keys, "as_of": ["2026-11-01"] * 3000,
+        "tenure_days": [3000 - k for k in keys],  # old customers first
+        "split": ["score" if k % 3 else "train" for k in keys],
+        cfg.training.label: [k % 2 for k in keys]}), part / "part-00000.parquet")
+    population = [3000 - k for k in keys if k % 3]
+    first = d.gold_records(cfg, f"file://{part}", 500)
+    assert [r["tenure_days"] for r in first] == population[:500]
+    assert set(first[0]) == {"tenure_days"}  # no label, split, id or time columns
+    sample = d.gold_records(cfg, f"file://{part}", 500, seed=7)
+    tenures = [r["tenure_days"] for r in sample]
+    assert len(tenures) == len(set(tenures)) == 500 and set(tenures) <= set(population)
+    mean = sum(population) / len(population)
+    assert abs(sum(tenures) / 500 - mean) < 0.1 * mean < abs(sum(population[:500]) / 500 - mean)
+    assert d.gold_records(cfg, f"file://{part}", 500, seed=7) == sample
+    assert len(d.gold_records(cfg, f"file://{part}", 5000, seed=7)) == len(population)
