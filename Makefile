@@ -28,7 +28,7 @@ KEEP   ?=
 DAG    ?= ml_ingest
 DATE   ?= $(START)
 
-.PHONY: help setup run test test-fast lint clean dag backfill bench airflow-db up down
+.PHONY: help setup run test test-fast runtimes lint clean dag backfill bench airflow-db up down
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ test: $(STAMP)  ## run every test (unit, DAG integrity, integration, slow end-to
 test-fast: $(STAMP)  ## the tests without the slow end-to-end ones
 	$(PY) -m pytest -q -m "not slow"
 
+runtimes: $(STAMP)  ## build the AWS runtimes' virtualenvs in .venvs/ (EMR, SageMaker image, MWAA); make test builds them on first use
+	$(PY) -m devtools.runtime_venvs build
+
 lint: $(STAMP)  ## ruff, with Airflow's AIR rules
 	$(BIN)/ruff check dags plugins include tests bench devtools
 
@@ -72,7 +75,7 @@ bench: $(STAMP)  ## run the benchmarks; prints a table and writes bench/results.
 	$(PY) -m bench
 
 clean:  ## remove generated data, Airflow state and caches (keeps .venv)
-	rm -rf data .airflow dist .pytest_cache .ruff_cache bench/results.json spark-warehouse metastore_db derby.log
+	rm -rf data .airflow dist .venvs .pytest_cache .ruff_cache bench/results.json spark-warehouse metastore_db derby.log
 	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +
 
 up:  ## docker compose: Airflow 3.3.1 (API server, scheduler, DAG processor, triggerer) + PostgreSQL + a source DB
