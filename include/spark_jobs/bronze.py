@@ -3,7 +3,8 @@
 Every format yields the same columns: the declared columns (strings for text formats, Parquet's own types
 for DMS files), ``_corrupt`` (the raw text when a record could not be parsed), ``_raw`` (the record as
 received, for quarantine), ``_source_dt`` and ``_source_file``; DMS files add ``Op``, ``_dms_commit_ts`` and
-``_dms_change_seq``. Blank lines are not records. A declared column the files lack reads as null.
+``_dms_change_seq`` (a string, as DMS writes ``$AR_H_CHANGE_SEQ``: 35 digits, empty for full-load rows; see
+:mod:`spark_jobs.cdc`). Blank lines are not records. A declared column the files lack reads as null.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def _empty(spark: SparkSession, columns: Sequence[str], table: Mapping[str, Any]
     cols = [F.lit(None).cast("string").alias(c) for c in columns]
     if table["format"] == "dms":
         cols += [F.lit(None).cast("string").alias(OP), F.lit(None).cast("timestamp").alias(COMMIT_TS),
-                 F.lit(None).cast("bigint").alias(CHANGE_SEQ)]
+                 F.lit(None).cast("string").alias(CHANGE_SEQ)]
     cols += [F.lit(None).cast("string").alias(n) for n in (CORRUPT, RAW, SOURCE_DT, SOURCE_FILE)]
     return spark.range(0).select(*cols)
 
@@ -90,7 +91,7 @@ def _read_dms(spark: SparkSession, fs: LakeFS, files: list[str], columns: Sequen
     data = [c for c in df.columns if c not in DMS_META]
     raw = F.to_json(F.struct(*[F.col(c) for c in (*DMS_META, *data)]))
     return df.select(*_pick(df, columns), F.col(OP), F.col(COMMIT_TS).cast("timestamp").alias(COMMIT_TS),
-                     F.col(CHANGE_SEQ).cast("bigint").alias(CHANGE_SEQ),
+                     F.col(CHANGE_SEQ).cast("string").alias(CHANGE_SEQ),  # never a number: see spark_jobs.cdc
                      F.lit(None).cast("string").alias(CORRUPT), raw.alias(RAW), *_source_cols())
 
 

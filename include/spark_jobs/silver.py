@@ -6,6 +6,7 @@ A record is quarantined (with ``_reason_code`` and ``_reason``) when it is
 * ``null_key:<col>``      a key column is null or empty;
 * ``wrong_type:<col>``    a value does not cast to its declared type;
 * ``bad_op``              (DMS) an ``Op`` other than I, U, D;
+* ``bad_change_seq``      (DMS) a change sequence neither empty (full-load insert) nor 35 digits;
 * ``event_time_after_ds`` (events) its event time is on or after ds + 1 day;
 * ``duplicate_key``       another record already has its key (events), key and ordering value (latest
                           records) or key and change sequence (DMS: a replayed change); the first is kept.
@@ -75,8 +76,7 @@ def classify(raw: DataFrame, table: Mapping[str, Any], ds: str) -> Classified:
                 f"wrong_type:{n}", f"column '{n}': the value does not fit type {t}")
                for n, t in columns if t != "string"]
     if table["format"] == "dms":
-        checks.append((~F.coalesce(F.col(OP).isin(*cdc.OPS), F.lit(False)) | F.col(CHANGE_SEQ).isNull(), "bad_op",
-                       f"the DMS columns must hold Op in {list(cdc.OPS)} and a change sequence"))
+        checks += cdc.checks()
     if kind == "events" and table.get("event_time"):
         end = dt.datetime.combine(dt.date.fromisoformat(ds) + dt.timedelta(days=1), dt.time())
         checks.append((F.col(table["event_time"]) >= F.lit(end), "event_time_after_ds",
