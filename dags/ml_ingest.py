@@ -1,7 +1,9 @@
 """
 ### ml_ingest: sources -> bronze lake (daily)
 
-Lands every configured source in `bronze/<source>/<table>/dt=<logical date>/`, one branch per source:
+Lands every configured source in `bronze/<source>/<table>/dt=<logical date>/`, one branch per source. A scheduled
+run processes the day that ended: the run at `schedules.ingest` on day D+1 has logical date (`ds`) D
+(`mlpipe.dagkit.data_interval_schedule`); `make dag DATE=D` and backfills process D too.
 
 | source kind | `aws` stack | `local` stack |
 |---|---|---|
@@ -19,7 +21,7 @@ Configuration: `include/config/$PIPELINE_ENV.yaml` (`sources`, `lake`, `schedule
 
 from airflow.sdk import DAG, TaskGroup, task
 from mlpipe.config import load_config
-from mlpipe.dagkit import dag_kwargs
+from mlpipe.dagkit import dag_kwargs, data_interval_schedule
 from mlpipe.stacks import get_stack
 from mlpipe.tasks.manifest import record_manifest
 
@@ -28,7 +30,7 @@ stack = get_stack(cfg)
 
 with DAG(
     dag_id="ml_ingest",
-    schedule=cfg.schedules.ingest,
+    schedule=data_interval_schedule(cfg.schedules.ingest),
     **dag_kwargs(cfg, doc_md=__doc__, tags=["ingest", "bronze"]),
 ) as dag:
     landed = []

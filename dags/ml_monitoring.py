@@ -1,7 +1,8 @@
 """
 ### ml_monitoring: live data and predictions vs the serving model's training baseline -> retraining request
 
-Runs daily (`schedules.monitoring`) for the logical date, after ml_features has built that date's gold partition.
+Runs daily (`schedules.monitoring`) for the day that ended (the run on day D+1 has logical date D,
+`mlpipe.dagkit.data_interval_schedule`), after ml_features has built that date's gold partition.
 
 | task | what it does |
 |---|---|
@@ -18,14 +19,14 @@ Configuration: `include/config/$PIPELINE_ENV.yaml` (`monitoring`, `schedules.mon
 
 from airflow.sdk import DAG, task
 from mlpipe.config import load_config
-from mlpipe.dagkit import dag_kwargs, retrain_asset
+from mlpipe.dagkit import dag_kwargs, data_interval_schedule, retrain_asset
 from mlpipe.tasks.monitoring import CHECK_TASK_ID, RETRAIN_TASK_ID, check_drift, request_retraining
 
 cfg = load_config()
 
 with DAG(
     dag_id="ml_monitoring",
-    schedule=cfg.schedules.monitoring,
+    schedule=data_interval_schedule(cfg.schedules.monitoring),
     **dag_kwargs(cfg, doc_md=__doc__, tags=["monitoring", "drift", "retraining"]),
 ) as dag:
     checked = task(check_drift, task_id=CHECK_TASK_ID)()

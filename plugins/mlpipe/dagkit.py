@@ -41,6 +41,24 @@ def dag_kwargs(cfg: PipelineConfig, *, doc_md: str | None, tags: list[str]) -> d
     }
 
 
+def data_interval_schedule(cron: str) -> Any:
+    """The ``schedule=`` of a time-scheduled DAG: each run processes the period that ended.
+
+    A cron string passed as ``schedule=`` is a ``CronTriggerTimetable`` in Airflow 3 (``[scheduler]
+    create_cron_data_intervals`` is off by default): its 02:00 run has the logical date (``ds``) of the day that
+    just started. A ``CronDataIntervalTimetable`` runs at the end of each interval with the interval's start as
+    its logical date: the run at 02:00 on D+1 has ``ds`` = D, the day the tasks process (they key on ``ds``, e.g.
+    the DMS stop position ``ds + 1`` 00:00). With a midnight cron (``@daily``) the data interval is exactly day D;
+    with ``0 2 * * *`` it is D 02:00 .. D+1 02:00. A manual run or ``airflow dags test DAG D`` keeps ``ds`` = D.
+    Cron strings are read in UTC, like the DAGs' start dates. ``@once`` stays a one-off run.
+    """
+    if cron == "@once":
+        return cron
+    from airflow.sdk import CronDataIntervalTimetable
+
+    return CronDataIntervalTimetable(cron, timezone="UTC")
+
+
 def lake(cfg: PipelineConfig) -> LakeLayout:
     return LakeLayout.from_config(cfg)
 
