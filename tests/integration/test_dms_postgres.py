@@ -112,8 +112,17 @@ def test_full_load_and_cdc_round_trip(engine, postgres_url, tmp_path):
     assert changes[3]["name"] == "renamed" and changes[3]["weight"] == 0.1  # before-image of the delete
     assert [r[META[1]] for r in changes][:2] == [at(D2, 8), at(D2, 9)]
     assert cdc.rows_in == cdc.rows_out == 5
+    # $AR_H_CHANGE_SEQ as DMS writes it: empty in the full load, else commit time (hundredths) + 19-digit counter
+    assert {r[META[2]] for r in read_partition(part[D1])} == {""}
+    seqs = [r[META[2]] for r in changes]
+    assert all(len(s) == 35 and s.isdigit() for s in seqs) and seqs == sorted(seqs)
+    assert [s[:16] for s in seqs] == [f"{r[META[1]]:%Y%m%d%H%M%S}00" for r in changes]
 
-    replicate(source, D3, lake)
+    change(at(D3, 6) + dt.timedelta(microseconds=456_789), sa.update(ITEMS).where(ITEMS.c.id == 4).values(weight=2.5))
+    (d3,) = replicate(source, D3, lake)
+    (late,) = read_partition(part[D3])
+    assert late[META[2]][:16] == "2026110406000045" and int(late[META[2]][16:]) > int(seqs[-1][16:])
+    assert (d3.details["seq_min"], d3.details["seq_max"]) == (late[META[2]],) * 2
     assert replay(to_path(lake.bronze("shop", "items")), "id") == rows()
 
     before = {ds: {p.name: p.read_bytes() for p in part[ds].glob("*.parquet")} for ds in (D1, D2)}

@@ -12,6 +12,10 @@ table, with the primary key, the before- and after-images as JSON, and a commit 
 simulated time of each change), else the current UTC time, as on a real user database. Timestamps
 are naive UTC. ``seq`` orders changes; the triggers log at statement time, so concurrent writers'
 changes are ordered by when they were made, not when they committed (good enough for a stand-in).
+
+:func:`change_seq` turns a log entry into what DMS writes for ``$AR_H_CHANGE_SEQ``: 35 digits, the commit
+time ``YYYYMMDDhhmmsshh`` (UTC, hundredths) then ``seq`` as a 19-digit zero-padded counter; full-load rows
+get :data:`FULL_LOAD_CHANGE_SEQ` (empty), as from DMS.
 """
 
 from __future__ import annotations
@@ -33,8 +37,17 @@ LOG_TABLE = "_cdc_log"
 CLOCK_TABLE = "_cdc_clock"
 PG_FUNCTION = "_cdc_capture"
 OPS = {"INSERT": "I", "UPDATE": "U", "DELETE": "D"}
+CHANGE_SEQ_COUNTER_DIGITS = 19
+FULL_LOAD_CHANGE_SEQ = ""  # DMS leaves $AR_H_CHANGE_SEQ empty for full-load rows
 # SQLite's strftime('%f') has milliseconds; pad to the microseconds SQLAlchemy writes for the clock.
 _SQLITE_NOW = "strftime('%Y-%m-%d %H:%M:%f000', 'now')"
+
+
+def change_seq(commit_ts: dt.datetime, counter: int) -> str:
+    """``$AR_H_CHANGE_SEQ`` of a change: ``YYYYMMDDhhmmsshh`` of its (naive UTC) commit time + a 19-digit counter."""
+    if not 0 < counter < 10**CHANGE_SEQ_COUNTER_DIGITS:
+        raise ValueError(f"change counter {counter} does not fit {CHANGE_SEQ_COUNTER_DIGITS} digits")
+    return f"{commit_ts:%Y%m%d%H%M%S}{commit_ts.microsecond // 10_000:02d}{counter:0{CHANGE_SEQ_COUNTER_DIGITS}d}"
 
 
 def resolve_url(url: str) -> sa.URL:

@@ -9,6 +9,10 @@ For each configured table and logical date ``ds`` it writes ``bronze/<source>/<t
   (``seq``) order, in files named after their first commit time (``YYYYMMDD-HHMMSSfff.parquet``),
   ``Op`` = ``I``/``U``/``D`` with the after-image (the before-image for ``D``).
 
+``_dms_change_seq`` is written as DMS writes ``$AR_H_CHANGE_SEQ``: a string, empty for full-load rows and
+35 digits for CDC rows (commit time ``YYYYMMDDhhmmsshh`` + the log's ``seq`` as a 19-digit counter, see
+:func:`mlpipe.local.cdc.change_seq`). ``_dms_commit_ts`` is the commit time (CDC) or the as-of time (full load).
+
 Files hold at most ``defaults.DMS_FULL_LOAD_ROWS_PER_FILE`` rows (CDC too); a day without changes
 lands an empty, committed partition. In the TableLanding, rows_in counts the rows (full load) or the
 log entries (CDC) read, files_in the one table or log read, and details carry the mode, the as-of time
@@ -42,7 +46,16 @@ from mlpipe import defaults
 from mlpipe.config.model import DatabaseSource, TableSpec
 from mlpipe.errors import ConfigError, MlPipeError, SourceUnavailableError
 from mlpipe.lake import LakeLayout, atomic_partition, to_path
-from mlpipe.local.cdc import LOG_TABLE, create_source_engine, log_tables, masked, resolve_url, row_image_sql
+from mlpipe.local.cdc import (
+    FULL_LOAD_CHANGE_SEQ,
+    LOG_TABLE,
+    change_seq,
+    create_source_engine,
+    log_tables,
+    masked,
+    resolve_url,
+    row_image_sql,
+)
 from mlpipe.manifest import TableLanding
 
 STATE_FILE = "state.json"
@@ -51,7 +64,7 @@ FETCH_ROWS = 10_000
 META_SCHEMA = [
     pa.field(defaults.DMS_OP_COLUMN, pa.string(), nullable=False),
     pa.field(defaults.DMS_COMMIT_TS_COLUMN, pa.timestamp("us"), nullable=False),
-    pa.field(defaults.DMS_CHANGE_SEQ_COLUMN, pa.int64(), nullable=False),
+    pa.field(defaults.DMS_CHANGE_SEQ_COLUMN, pa.string(), nullable=False),
 ]
 
 Converter = Callable[[Any], Any]
@@ -216,7 +229,7 @@ class _Rows:
     good: list[tuple[Any, ...]]
     bad: list[dict[str, Any]]
 
-    def add(self, op: str, ts: dt.datetime, seq: int, image: Any) -> bool:
+    def add(self, op: str, ts: dt.datetime, seq: str, image: Any) -> bool:
         try:
             self.good.append((op, ts, seq, *self.shape.cast(image)))
             return True
@@ -419,7 +432,7 @@ def _full_load(conn: Connection, source: DatabaseSource, shape: TableShape,
     bad_keys: list[Key] = []
     for image in _images(conn, source, shape):
         key = shape.key(image) if isinstance(image, dict) else ()
-        (keys if current.add("I", as_of, 0, image) else bad_keys).append(key)
+        (keys if current.add("I", as_of, FULL_LOAD_CHANGE_SEQ, image) else bad_keys).append(key)
     # Read the log after the table: a change made meanwhile is then undone too, never half-applied.
     overrides: dict[Key, Any] = {}
     undone = 0
@@ -435,7 +448,7 @@ def _full_load(conn: Connection, source: DatabaseSource, shape: TableShape,
     rows.bad = [row for key, row in zip(bad_keys, current.bad, strict=True) if key not in overrides]
     for image in overrides.values():
         if image is not _ABSENT:
-            rows.add("I", as_of, 0, image)
+            rows.add("I", as_of, FULL_LOAD_CHANGE_SEQ, image)
     pk_index = [3 + shape.columns.index(c) for c in shape.primary_key]
     rows.good.sort(key=lambda r: tuple(r[i] for i in pk_index))
     rows.bad.sort(key=lambda r: json.dumps(r, sort_keys=True, default=str))
@@ -447,11 +460,12 @@ def _cdc(conn: Connection, source: DatabaseSource, shape: TableShape, ds: dt.dat
     """Log entries committed during ``ds``, in seq order (after-image; before-image for deletes)."""
     start, end = _day_bounds(ds)
     rows = _Rows(shape, [], [])
-    seqs: list[int] = []
+    seqs: list[str] = []
     for entry in _log_entries(conn, source, shape.name, start, end):
         image = _json(entry.old_row if entry.op == "D" else entry.new_row)
-        rows.add(entry.op, entry.commit_ts, int(entry.seq), image)
-        seqs.append(int(entry.seq))
+        seq = change_seq(entry.commit_ts, int(entry.seq))
+        rows.add(entry.op, entry.commit_ts, seq, image)
+        seqs.append(seq)
     details: dict[str, Any] = {"mode": "cdc", "window": [start.isoformat(), end.isoformat()]}
     details["seq_min"], details["seq_max"] = (min(seqs), max(seqs)) if seqs else (None, None)
     return rows, details

@@ -144,9 +144,31 @@ def test_cdc_holds_the_days_changes_in_commit_order(shop):
     assert [r[META[1]] for r in rows] == [at(D2, 8), at(D2, 9), at(D2, 9, 30), at(D2, 10), at(D2, 10), at(D2, 10)]
     seqs = [r[META[2]] for r in rows]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert all(re.fullmatch(r"\d{35}", s) for s in seqs)
     assert landing.details["mode"] == "cdc" and (landing.details["seq_min"], landing.details["seq_max"]) == (
         seqs[0], seqs[-1])
     assert landing.rows_in == 6 and landing.rows_quarantined == 0
+
+
+def test_change_seq_is_what_dms_writes_for_ar_h_change_seq(shop):
+    """$AR_H_CHANGE_SEQ: empty in the full load; in CDC 35 digits, the commit time YYYYMMDDhhmmsshh and a
+    19-digit counter that keeps increasing across dates, so the strings sort in commit order."""
+    db, _ = shop
+    db.replicate(D1)
+    full_load = read_partition(db.partition(D1))
+    assert {r[META[2]] for r in full_load} == {""}
+    db.replicate(D2)
+    db.change(at(D3, 7, 5) + dt.timedelta(seconds=9, microseconds=871_000),
+              sa.update(ITEMS).where(ITEMS.c.id == 4).values(name="later"))
+    db.replicate(D3)
+    cdc = read_partition(db.partition(D2)) + read_partition(db.partition(D3))
+    seqs = [r[META[2]] for r in cdc]
+    assert all(isinstance(s, str) and len(s) == 35 and s.isdigit() for s in seqs)
+    assert [s[:16] for s in seqs] == [f"{r[META[1]]:%Y%m%d%H%M%S}{r[META[1]].microsecond // 10_000:02d}" for r in cdc]
+    assert seqs[-1][:16] == "2026110407050987"  # 07:05:09.871 -> hundredths 87
+    counters = [int(s[16:]) for s in seqs]
+    assert counters == sorted(counters) and len(set(counters)) == len(counters) and min(counters) > 0
+    assert seqs == sorted(seqs)
 
 
 def test_full_load_plus_cdc_reproduces_the_table(shop):
@@ -162,7 +184,7 @@ def test_parquet_columns_are_typed(shop):
     schema = pq.read_schema(db.partition(D1) / "LOAD00000001.parquet")
     assert schema.names == [*META, "id", "name", "price", "weight", "created_at", "due", "active"]
     assert [schema.field(n).type for n in schema.names] == [
-        pa.string(), pa.timestamp("us"), pa.int64(), pa.int64(), pa.string(), pa.float64(), pa.float64(),
+        pa.string(), pa.timestamp("us"), pa.string(), pa.int64(), pa.string(), pa.float64(), pa.float64(),
         pa.timestamp("us"), pa.date32(), pa.bool_()]
 
 
