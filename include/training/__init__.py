@@ -14,6 +14,7 @@ Modules, one job each:
 - ``callbacks``   per-round metric lines, restorable early stopping, checkpointing, SIGTERM handling
 - ``metrics``     metric lines (the MetricDefinitions format) and binary-classification metrics
 - ``baseline``    training baseline statistics for drift monitoring, and the naive baseline model
+- ``model_code``  the serving handler copied into the model directory's ``code/`` (model.tar.gz carries it)
 - ``evaluate``    test-set evaluation of a trained model against the naive baseline, and the gate
 - ``train``       the entry point that wires them together
 """

@@ -13,27 +13,40 @@ The sagemaker-training toolkit also passes the hyperparameters as ``SM_HPS`` (JS
 variables and as ``--name value`` arguments; they all carry the same values. Later sources override
 earlier ones: hyperparameters.json, SM_HPS, SM_HP_*, command-line arguments.
 
-Checkpoints: ``/opt/ml/checkpoints`` unless the ``checkpoint_dir`` hyperparameter or ``SM_CHECKPOINT_DIR``
-names another directory (the local stack gives each trial its own).
+Checkpoints: the ``checkpoint_dir`` hyperparameter, else ``SM_CHECKPOINT_DIR``, else the ``LocalPath`` of
+``/opt/ml/input/config/checkpointconfig.json`` (what SageMaker writes from the job's ``CheckpointConfig``), else
+``/opt/ml/checkpoints``; inside it each training job keeps its own subdirectory named by ``TRAINING_JOB_NAME``
+(set in every SageMaker training container), so the parallel trials of one tuning job, which share its one
+``CheckpointConfig.S3Uri``, never overwrite or resume each other's checkpoints, and a restarted spot job (same
+name) resumes its own. Without ``TRAINING_JOB_NAME`` the directory itself is used.
+
+``SAGEMAKER_BASE_DIR`` moves the whole ``/opt/ml`` tree elsewhere, as it does for ``sagemaker_containers``
+(a fake tree in tests, the local stack).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 OPT_ML = "/opt/ml"
+ENV_BASE_DIR = "SAGEMAKER_BASE_DIR"      # sagemaker_containers' override of /opt/ml
 HYPERPARAMETERS_FILE = "hyperparameters.json"
+CHECKPOINT_CONFIG_FILE = "checkpointconfig.json"
 DEFAULT_INPUT_CONFIG_DIR = OPT_ML + "/input/config"
 DEFAULT_INPUT_DATA_DIR = OPT_ML + "/input/data"
 DEFAULT_MODEL_DIR = OPT_ML + "/model"
 DEFAULT_OUTPUT_DIR = OPT_ML + "/output"
 DEFAULT_OUTPUT_DATA_DIR = OPT_ML + "/output/data"
 DEFAULT_CHECKPOINT_DIR = OPT_ML + "/checkpoints"
+ENV_TRAINING_JOB_NAME = "TRAINING_JOB_NAME"
+ENV_CHECKPOINT_CONFIG_FILE = "SM_CHECKPOINT_CONFIG_FILE"   # set by the XGBoost image
+_JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")   # SageMaker's training job names
 
 ENV_INPUT_CONFIG_DIR = "SM_INPUT_CONFIG_DIR"
 ENV_INPUT_DATA_DIR = "SM_INPUT_DATA_DIR"
@@ -83,14 +96,14 @@ class ContainerEnv:
         env = dict(os.environ if environ is None else environ)
         hps, sources = read_hyperparameters(env, argv)
         channels = read_channels(env)
-        checkpoint_dir = hps.get("checkpoint_dir") or env.get(ENV_CHECKPOINT_DIR) or DEFAULT_CHECKPOINT_DIR
+        base = base_dir(env)
         return cls(
             hyperparameters=hps,
             channels=channels,
-            model_dir=env.get(ENV_MODEL_DIR, DEFAULT_MODEL_DIR),
-            output_dir=env.get(ENV_OUTPUT_DIR, DEFAULT_OUTPUT_DIR),
-            output_data_dir=env.get(ENV_OUTPUT_DATA_DIR, DEFAULT_OUTPUT_DATA_DIR),
-            checkpoint_dir=checkpoint_dir,
+            model_dir=env.get(ENV_MODEL_DIR, base + "/model"),
+            output_dir=env.get(ENV_OUTPUT_DIR, base + "/output"),
+            output_data_dir=env.get(ENV_OUTPUT_DATA_DIR, base + "/output/data"),
+            checkpoint_dir=job_checkpoint_dir(checkpoint_root(env, hps), env.get(ENV_TRAINING_JOB_NAME)),
             num_gpus=_int_or(env.get(ENV_NUM_GPUS), -1),
             sources=sources,
         )
@@ -108,11 +121,43 @@ class ContainerEnv:
             pass
 
 
+def base_dir(environ: Mapping[str, str]) -> str:
+    """``/opt/ml``, or ``SAGEMAKER_BASE_DIR`` when set (as ``sagemaker_containers`` chooses it)."""
+    return (environ.get(ENV_BASE_DIR) or OPT_ML).rstrip("/") or "/"
+
+
+def checkpoint_root(environ: Mapping[str, str], hps: Mapping[str, str]) -> str:
+    """The directory SageMaker syncs with ``CheckpointConfig.S3Uri`` (see the module docstring for the order)."""
+    if (hps.get("checkpoint_dir") or "").strip():
+        return hps["checkpoint_dir"].strip()
+    if environ.get(ENV_CHECKPOINT_DIR):
+        return environ[ENV_CHECKPOINT_DIR]
+    config_dir = environ.get(ENV_INPUT_CONFIG_DIR, base_dir(environ) + "/input/config")
+    path = environ.get(ENV_CHECKPOINT_CONFIG_FILE) or os.path.join(config_dir, CHECKPOINT_CONFIG_FILE)
+    if os.path.isfile(path):
+        with open(path) as fh:
+            doc = json.load(fh)
+        local = doc.get("LocalPath") if isinstance(doc, dict) else None
+        if local:
+            return str(local)
+    return base_dir(environ) + "/checkpoints"
+
+
+def job_checkpoint_dir(root: str, job_name: str | None) -> str:
+    """``root/<job_name>``: this training job's own checkpoints (``root`` itself without a job name)."""
+    if not job_name:
+        return root
+    if not _JOB_NAME.match(job_name):
+        raise ValueError(f"{ENV_TRAINING_JOB_NAME}={job_name!r} is not a SageMaker training job name (1-63 "
+                         f"letters, digits and hyphens); it names this job's checkpoint directory")
+    return os.path.join(root, job_name)
+
+
 def read_hyperparameters(environ: Mapping[str, str], argv: Sequence[str] = ()) -> tuple[dict[str, str], list[str]]:
     """All hyperparameters as strings, and the sources they came from (for the log)."""
     hps: dict[str, str] = {}
     sources: list[str] = []
-    config_dir = environ.get(ENV_INPUT_CONFIG_DIR, DEFAULT_INPUT_CONFIG_DIR)
+    config_dir = environ.get(ENV_INPUT_CONFIG_DIR, base_dir(environ) + "/input/config")
     path = os.path.join(config_dir, HYPERPARAMETERS_FILE)
     if os.path.isfile(path):
         with open(path) as fh:
@@ -164,7 +209,7 @@ def read_channels(environ: Mapping[str, str]) -> dict[str, str]:
     channels = {k[len(ENV_CHANNEL_PREFIX):].lower(): v for k, v in environ.items()
                 if k.startswith(ENV_CHANNEL_PREFIX) and v}
     if not channels:
-        data_dir = environ.get(ENV_INPUT_DATA_DIR, DEFAULT_INPUT_DATA_DIR)
+        data_dir = environ.get(ENV_INPUT_DATA_DIR, base_dir(environ) + "/input/data")
         if os.path.isdir(data_dir):
             channels = {name: os.path.join(data_dir, name) for name in sorted(os.listdir(data_dir))
                         if os.path.isdir(os.path.join(data_dir, name))}

@@ -3,13 +3,14 @@
 Inputs (see ``contract``): hyperparameters (``params`` lists them; ``label`` is required), channels
 ``train`` and ``validation`` (Parquet or CSV), optionally ``test``. Outputs in the model directory:
 ``model.json`` (cut at the best iteration when early stopping is on), ``feature_schema.json``,
-``baseline.json`` and ``metrics.json``; in the output data directory ``history.json`` and, with a test
+``baseline.json``, ``metrics.json`` and ``code/`` (the serving handler, see ``model_code``); in the output data directory ``history.json`` and, with a test
 channel, ``evaluation.json``.
 
 Behaviour worth knowing:
 
 - ``tree_method=hist`` on ``device=cuda`` when the container has a GPU (``SM_NUM_GPUS`` > 0, or a visible
   CUDA device when that variable is unset), on the CPU otherwise; ``device=cpu|cuda`` forces one.
+- Checkpoints in this job's own directory, ``<checkpoint dir>/<TRAINING_JOB_NAME>`` (``contract``).
 - A checkpoint every ``checkpoint_interval`` rounds; on start the newest valid checkpoint is resumed, and
   the resumed run ends with the same model, bit for bit, as an uninterrupted one (the sampler is reseeded
   from the round number, the early-stopping state travels in the checkpoint; keep ``nthread`` the same).
@@ -44,6 +45,7 @@ from training.checkpoints import CheckpointStore, write_atomic  # noqa: E402
 from training.data import DataError, encode, infer_schema, labels, read_channel  # noqa: E402
 from training.evaluate import evaluate_frame, gate, predict  # noqa: E402
 from training.metrics import binary_metrics, final_line, format_values  # noqa: E402
+from training.model_code import write_model_code  # noqa: E402
 from training.params import HyperparameterError, TrainParams, parse  # noqa: E402
 
 XGB_MAJOR = int(xgb.__version__.split(".")[0])
@@ -124,7 +126,7 @@ def run(env: contract.ContainerEnv, interrupt: Interrupt) -> int:
     load_seconds = time.perf_counter() - started
 
     fingerprint = params.fingerprint(schema.names)
-    store = _checkpoint_store(params.checkpoint_dir or env.checkpoint_dir, params.keep_checkpoints)
+    store = _checkpoint_store(env.checkpoint_dir, params.keep_checkpoints)
     state, booster = RunState(), None
     if store is not None:
         store.clean_temporaries()
@@ -199,6 +201,7 @@ def run(env: contract.ContainerEnv, interrupt: Interrupt) -> int:
                                       if k in ("auc", "aucpr", "logloss", "f1") and v is not None}))
         summary["test"] = {"auc": model_metrics["auc"], "naive_auc": evaluation["baselines"]["naive"]["auc"],  # type: ignore[index]
                            "gate_passed": evaluation["gate"]["passed"]}  # type: ignore[index]
+    summary["code"] = write_model_code(env.model_dir)
     _write_json(os.path.join(env.model_dir, contract.METRICS_FILE), summary)
     _write_json(os.path.join(env.output_data_dir, contract.HISTORY_FILE),
                 {"history": state.history, "best_iteration": best_iteration})

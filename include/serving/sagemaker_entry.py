@@ -1,0 +1,52 @@
+"""The SageMaker XGBoost container's entry module: ``model.tar.gz`` holds this file as ``code/inference.py``.
+
+The registered model package sets ``SAGEMAKER_PROGRAM=inference.py`` and
+``SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code``; the image (``sagemaker_xgboost_container.serving``) then
+imports this module and wraps what it defines in ``sagemaker_containers``' ``Transformer``, served by its
+Flask ``Worker``. The handler itself is ``serving.inference`` (``code/serving/`` in the archive), the same
+module the local endpoint and the local batch transform run.
+
+Why a ``transform_fn`` and not the handler's ``input_fn``/``predict_fn``/``output_fn``: with those, the
+Transformer turns every exception except its own ``UnsupportedFormatError`` into a 500 (which also counts
+toward the 5xx alarms that roll a blue/green deployment back). A ``transform_fn`` may return a response with
+its own status, so each ``InferenceError`` becomes its 4xx here, with the same JSON body the local endpoint
+sends (``{"error", "status", "message"}``). The image refuses a module that defines both, so this module
+defines only ``model_fn`` and ``transform_fn``. Any other exception is a bug and still a 500.
+
+``sagemaker_containers`` exists only in the container: it is imported when an error response is built, so
+this module also imports (and its success path runs) without it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from serving import inference
+
+
+def model_fn(model_dir: str) -> inference.Model:
+    """The Booster and its feature schema from the model directory (``/opt/ml/model``)."""
+    return inference.model_fn(model_dir)
+
+
+def transform_fn(model: inference.Model, request_body: bytes | str, content_type: str | None,
+                 accept: str | None) -> Any:
+    """input_fn -> predict_fn -> output_fn; ``(body, content type)`` on success (the Transformer answers 200),
+    a response with the error's own status and message for a request the handler refuses."""
+    try:
+        return inference.invoke(model, request_body, content_type, accept)
+    except inference.InferenceError as exc:
+        return error_response(exc)
+
+
+def error_body(exc: inference.InferenceError) -> bytes:
+    """The body of a refused request, as the local endpoint writes it."""
+    return json.dumps(exc.to_dict()).encode("utf-8")
+
+
+def error_response(exc: inference.InferenceError) -> Any:
+    """``sagemaker_containers``' Response (a Flask response) with the error's status and JSON body."""
+    from sagemaker_containers.beta.framework import worker  # only inside the container
+
+    return worker.Response(response=error_body(exc), status=exc.status_code, mimetype=inference.JSON)
