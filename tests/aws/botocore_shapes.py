@@ -42,14 +42,40 @@ def problems(service: str, operation: str, params: dict[str, Any]) -> list[str]:
     return found + strict_problems(params, shape, operation) + rule_problems(params, operation)
 
 
+def local_storage(instance_type: Any) -> bool:
+    """Whether a SageMaker instance type has local (instance-store) storage (mlpipe.config.instances.FAMILIES)."""
+    from mlpipe.config.instances import FAMILIES, family_of
+
+    if not isinstance(instance_type, str) or not instance_type.startswith("ml."):
+        return False
+    family = FAMILIES.get(family_of(instance_type))
+    return bool(family and family.local_storage)
+
+
+def kms_refused(name: str, parent: dict[str, Any], path: str) -> bool:
+    """SageMaker refuses a storage-volume KMS key for an instance type with local storage: ``VolumeKmsKeyId``
+    next to such an ``InstanceType`` (ResourceConfig, ProcessingClusterConfig, TransformResources), and
+    ``CreateEndpointConfig.KmsKeyId`` when a production variant runs on one."""
+    if name == "VolumeKmsKeyId":
+        return local_storage(parent.get("InstanceType"))
+    if path == "CreateEndpointConfig.KmsKeyId":
+        return any(local_storage(v.get("InstanceType")) for v in parent.get("ProductionVariants") or [])
+    return False
+
+
 def rule_problems(value: Any, path: str) -> list[str]:
     """Rules the model cannot express. A SageMaker ``ResourceConfig`` (training, tuning) allows InstanceCount 0
-    only with heterogeneous ``InstanceGroups`` (its shape says min 0): with an InstanceType it must be >= 1."""
+    only with heterogeneous ``InstanceGroups`` (its shape says min 0): with an InstanceType it must be >= 1.
+    A storage-volume KMS key for an instance type with local storage is refused (:func:`kms_refused`)."""
     found: list[str] = []
     if isinstance(value, dict):
         if "InstanceType" in value and "InstanceCount" in value and "InstanceGroups" not in value \
                 and isinstance(value["InstanceCount"], int) and value["InstanceCount"] < 1:
             found.append(f"{path}.InstanceCount: {value['InstanceCount']} < 1 (an InstanceType runs on >= 1)")
+        for key in ("VolumeKmsKeyId", "KmsKeyId"):
+            if key in value and kms_refused(key, value, f"{path}.{key}"):
+                found.append(f"{path}.{key}: SageMaker refuses a storage-volume KMS key for an instance type with "
+                             "local storage (the instance encrypts its NVMe store)")
         for k, v in value.items():
             found += rule_problems(v, f"{path}.{k}")
     elif isinstance(value, list):
@@ -267,6 +293,8 @@ def security_problems(service: str, operation: str, params: dict[str, Any], cfg:
             if excused(name, mpath) and name not in value:
                 continue
             expect = settings.get(name)
+            if expect is not None and kms_refused(name, value, mpath):
+                continue  # not allowed here: rule_problems reports it when present
             if expect is not None and not excused(name, mpath):
                 if expect.value is None:
                     pass  # the config sets nothing for it

@@ -107,3 +107,26 @@ def test_names_are_deterministic_and_change_with_the_version():
         os.environ.pop("PIPELINE_ENV")
     assert a == b and a["model"] != c["model"] and a["endpoint_config"] != c["endpoint_config"]
     assert all(len(v) <= 63 for v in a.values())
+
+
+@pytest.mark.parametrize(("env", "task_id", "path", "field"), [
+    ("MLPIPE__DEPLOYMENT__INSTANCE_TYPE", "create_endpoint_config", (), "KmsKeyId"),
+    ("MLPIPE__DEPLOYMENT__TRANSFORM__INSTANCE_TYPE", "batch_transform", ("TransformResources",), "VolumeKmsKeyId"),
+])
+def test_no_volume_key_for_a_local_storage_instance(monkeypatch, env, task_id, path, field):
+    """The storage-volume key (endpoint config KmsKeyId, transform VolumeKmsKeyId) is set on an EBS instance type
+    (aws-dev: ml.m5) and left out on one with local storage (ml.g4dn: SageMaker refuses it there); the S3 keys
+    (capture, transform output) stay."""
+    monkeypatch.setenv("PIPELINE_ENV", "aws-dev")
+    operation = {"create_endpoint_config": "CreateEndpointConfig", "batch_transform": "CreateTransformJob"}[task_id]
+    for instance_type, has_key in (("ml.m5.xlarge", True), ("ml.g4dn.xlarge", False)):
+        monkeypatch.setenv(env, instance_type)
+        req = rendered(runpy.run_path(str(ROOT / "dags" / "ml_deployment.py"))["dag"], task_id)
+        validate("sagemaker", operation, req)
+        node = req
+        for key in path:
+            node = node[key]
+        assert (field in node) is has_key, (instance_type, node)
+        s3_key = req["DataCaptureConfig"]["KmsKeyId"] if task_id == "create_endpoint_config" else \
+            req["TransformOutput"]["KmsKeyId"]
+        assert s3_key.startswith("arn:aws:kms:")

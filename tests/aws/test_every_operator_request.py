@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-from botocore_shapes import problems, security_problems
+from botocore_shapes import configured_kms_keys, problems, security_problems
 from provider_requests import load_dags, provider_class, render, requests_of
 
 EXPECTED_DAGS = {"ml_ingest", "ml_features", "ml_training", "ml_deployment"}
@@ -94,7 +94,8 @@ def test_an_enum_and_a_pattern_are_checked(cfg):
 
 
 @pytest.mark.parametrize(("operation", "drop"), [
-    ("CreateHyperParameterTuningJob", ("TrainingJobDefinition", "ResourceConfig", "VolumeKmsKeyId")),
+    ("CreateProcessingJob", ("ProcessingResources", "ClusterConfig", "VolumeKmsKeyId")),  # ml.m5: EBS
+    ("CreateTransformJob", ("TransformResources", "VolumeKmsKeyId")),
     ("CreateHyperParameterTuningJob", ("TrainingJobDefinition", "OutputDataConfig", "KmsKeyId")),
     ("CreateHyperParameterTuningJob", ("TrainingJobDefinition", "VpcConfig")),
     ("CreateHyperParameterTuningJob", ("TrainingJobDefinition", "EnableInterContainerTrafficEncryption")),
@@ -119,11 +120,47 @@ def test_a_request_without_a_configured_security_setting_fails(cfg, operation, d
 
 
 def test_a_security_setting_other_than_the_configured_one_fails(cfg):
+    service, req = _request("CreateProcessingJob")
+    req["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] = "arn:aws:kms:us-east-1:123456789012:key/other"
+    found = security_problems(service, "CreateProcessingJob", req, cfg)
+    assert any("VolumeKmsKeyId" in p for p in found), found
     service, req = _request("CreateHyperParameterTuningJob")
-    req["TrainingJobDefinition"]["ResourceConfig"]["VolumeKmsKeyId"] = "arn:aws:kms:us-east-1:123456789012:key/other"
+    req["TrainingJobDefinition"]["OutputDataConfig"]["KmsKeyId"] = "arn:aws:kms:us-east-1:123456789012:key/other"
     req["TrainingJobDefinition"]["VpcConfig"]["Subnets"] = ["subnet-0ffffffffffffffff"]
     found = security_problems(service, "CreateHyperParameterTuningJob", req, cfg)
-    assert any("VolumeKmsKeyId" in p for p in found) and any("VpcConfig" in p for p in found), found
+    assert any("KmsKeyId" in p for p in found) and any("VpcConfig" in p for p in found), found
+
+
+@pytest.mark.parametrize(("operation", "path", "instance_type"), [
+    ("CreateHyperParameterTuningJob", ("TrainingJobDefinition", "ResourceConfig"), None),  # ml.g5 as configured
+    ("CreateProcessingJob", ("ProcessingResources", "ClusterConfig"), "ml.g5.xlarge"),
+    ("CreateTransformJob", ("TransformResources",), "ml.g4dn.xlarge"),
+])
+def test_a_volume_kms_key_on_a_local_storage_instance_fails(cfg, operation, path, instance_type):
+    """SageMaker refuses a VolumeKmsKeyId for an instance type with local storage; the check says so, and does
+    not ask for one there."""
+    service, req = _request(operation)
+    node = req
+    for key in path:
+        node = node[key]
+    if instance_type:
+        node["InstanceType"] = instance_type
+        node.pop("VolumeKmsKeyId")
+    assert "VolumeKmsKeyId" not in node and not security_problems(service, operation, req, cfg)
+    assert not [p for p in problems(service, operation, req) if "VolumeKmsKeyId" in p]
+    node["VolumeKmsKeyId"] = sorted(configured_kms_keys(cfg))[0]
+    found = problems(service, operation, req)
+    assert any("VolumeKmsKeyId: SageMaker refuses" in p for p in found), found
+
+
+def test_an_endpoint_config_kms_key_on_a_local_storage_variant_fails(cfg):
+    service, req = _request("CreateEndpointConfig")
+    assert req["KmsKeyId"] and not problems(service, "CreateEndpointConfig", req)
+    req["ProductionVariants"][0]["InstanceType"] = "ml.g5.xlarge"
+    found = problems(service, "CreateEndpointConfig", req)
+    assert any("CreateEndpointConfig.KmsKeyId: SageMaker refuses" in p for p in found), found
+    del req["KmsKeyId"]
+    assert not security_problems(service, "CreateEndpointConfig", req, cfg)
 
 
 def test_an_unclassified_security_member_fails():

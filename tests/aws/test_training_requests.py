@@ -56,7 +56,8 @@ def test_tuning_job_request(dag):
     stop = d["StoppingCondition"]
     assert all(isinstance(v, int) for v in stop.values())
     assert stop["MaxWaitTimeInSeconds"] >= stop["MaxRuntimeInSeconds"]
-    assert d["ResourceConfig"]["InstanceType"].startswith("ml.g") and d["ResourceConfig"]["VolumeKmsKeyId"]
+    # ml.g5 has a local NVMe store: SageMaker refuses a VolumeKmsKeyId there (the instance encrypts it)
+    assert d["ResourceConfig"]["InstanceType"] == "ml.g5.xlarge" and "VolumeKmsKeyId" not in d["ResourceConfig"]
     assert d["OutputDataConfig"]["KmsKeyId"] and d["VpcConfig"]["Subnets"] and d["VpcConfig"]["SecurityGroupIds"]
     assert d["EnableNetworkIsolation"] and d["EnableInterContainerTrafficEncryption"]
     assert all(isinstance(v, str) for v in d["StaticHyperParameters"].values())
@@ -74,16 +75,142 @@ def test_processing_job_request(dag):
     assert op.config["NetworkConfig"]["EnableNetworkIsolation"] and op.config["ProcessingOutputConfig"]["KmsKeyId"]
 
 
-def test_model_package_request(dag):
+def model_package_request(dag) -> dict[str, Any]:
+    """CreateModelPackage as the provider's operator builds it (its defaults, then ``extras`` over them)."""
     op = render(dag.get_task("register"))
-    req = {"InferenceSpecification": {"Containers": [{"Image": op.image_uri, "ModelDataUrl": op.model_url}],
-                                      "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
-           "ModelPackageGroupName": op.package_group_name, "ModelPackageDescription": op.package_desc,
-           "ModelApprovalStatus": op.model_approval.value, **op.extras}
+    return {"InferenceSpecification": {"Containers": [{"Image": op.image_uri, "ModelDataUrl": op.model_url}],
+                                       "SupportedContentTypes": ["text/csv"],
+                                       "SupportedResponseMIMETypes": ["text/csv"]},
+            "ModelPackageGroupName": op.package_group_name, "ModelPackageDescription": op.package_desc,
+            "ModelApprovalStatus": op.model_approval.value, **op.extras}
+
+
+def test_model_package_request(dag):
+    req = model_package_request(dag)
     validate("sagemaker", "CreateModelPackage", req)
     assert req["ModelApprovalStatus"] == "PendingManualApproval"
     assert req["CustomerMetadataProperties"]["tuning_job_name"] == NAME
     assert req["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"].endswith("evaluation.json")
+
+
+def test_the_model_package_serves_the_projects_handler(dag):
+    """The container's environment selects the handler shipped in model.tar.gz's code/ (the image's script-mode
+    serving imports SAGEMAKER_PROGRAM from SAGEMAKER_SUBMIT_DIRECTORY), and the content types are the handler's."""
+    from mlpipe.stacks.aws.training import SERVING_PROGRAM, SERVING_SUBMIT_DIRECTORY
+    from serving import inference
+
+    spec = model_package_request(dag)["InferenceSpecification"]
+    (container,) = spec["Containers"]
+    assert container["Environment"] == {"SAGEMAKER_PROGRAM": "inference.py",
+                                        "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
+    assert (SERVING_PROGRAM, SERVING_SUBMIT_DIRECTORY) == ("inference.py", "/opt/ml/model/code")
+    assert container["ModelDataUrl"] == f"{ROOT_URI}/tuning/output/x/output/model.tar.gz"
+    assert container["Image"].endswith("/sagemaker-xgboost:3.0-5")
+    # the module the environment names is the handler, with the functions the image's Transformer wraps
+    assert (ROOT / "include" / "serving" / SERVING_PROGRAM).is_file()
+    assert all(callable(getattr(inference, f)) for f in ("model_fn", "input_fn", "predict_fn", "output_fn"))
+    # accepted: exactly what input_fn parses; returned: exactly what output_fn can answer with
+    assert sorted(spec["SupportedContentTypes"]) == sorted(inference.SUPPORTED_CONTENT_TYPES)
+    answers = set()
+    for accept in spec["SupportedResponseMIMETypes"]:
+        _, content_type = inference.output_fn(__import__("numpy").array([0.25]), accept)
+        answers.add(inference.media_type(content_type))
+    assert answers == set(spec["SupportedResponseMIMETypes"]) == set(inference.SUPPORTED_CONTENT_TYPES)
+    with pytest.raises(inference.UnsupportedAcceptError):
+        inference.output_fn(__import__("numpy").array([0.25]), "application/x-recordio-protobuf")
+
+
+# ---- VolumeKmsKeyId only where the instance type allows it -----------------------------------------------------
+
+
+ENUMS = {"training": "TrainingInstanceType", "processing": "ProcessingInstanceType",
+         "transform": "TransformInstanceType", "hosting": "ProductionVariantInstanceType"}
+
+
+def offered(kind: str) -> list[str]:
+    """The instance types botocore's SageMaker model allows for a kind of job."""
+    from botocore_shapes import SESSION
+
+    return list(SESSION.get_service_model("sagemaker").shape_for(ENUMS[kind]).enum)
+
+
+def an_instance_type(family: str, kind: str) -> str:
+    return next(t for t in offered(kind) if t.split(".")[1] == family)
+
+
+def _families(kind: str) -> list[str]:
+    from mlpipe.config.instances import accepted
+
+    return accepted(kind)
+
+
+def _render_for(monkeypatch, instance_type: str) -> dict[str, Any]:
+    monkeypatch.setenv("PIPELINE_ENV", "aws-dev")
+    monkeypatch.setenv("MLPIPE__TRAINING__SAGEMAKER__INSTANCE_TYPE", instance_type)
+    dag = runpy.run_path(str(ROOT / "dags" / "ml_training.py"))["dag"]
+    return render(dag.get_task("tune.tuning_job")).config
+
+
+@pytest.mark.parametrize("family", _families("training"))
+def test_volume_kms_key_follows_the_instance_family(monkeypatch, family):
+    """Every family the config accepts for training: an EBS family gets the configured VolumeKmsKeyId, a
+    local-storage one none (SageMaker: "You can't request a VolumeKmsKeyId when using an instance type with
+    local storage"); the request stays valid for botocore's model (its InstanceType enum included)."""
+    from mlpipe.config.instances import FAMILIES
+
+    instance_type = an_instance_type(family, "training")
+    req = _render_for(monkeypatch, instance_type)
+    validate("sagemaker", "CreateHyperParameterTuningJob", req)
+    resources = req["TrainingJobDefinition"]["ResourceConfig"]
+    assert resources["InstanceType"] == instance_type
+    if FAMILIES[family].local_storage:
+        assert "VolumeKmsKeyId" not in resources
+    else:
+        assert resources["VolumeKmsKeyId"] == "arn:aws:kms:us-east-1:123456789012:key/1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901"
+    assert req["TrainingJobDefinition"]["OutputDataConfig"]["KmsKeyId"], "S3 output stays KMS-encrypted"
+
+
+@pytest.mark.parametrize("kind", sorted(ENUMS))
+def test_the_table_offers_each_family_where_sagemaker_does(kind):
+    """``jobs`` of each family matches botocore's enum for that kind of job, both ways."""
+    from mlpipe.config.instances import FAMILIES
+
+    families = {t.split(".")[1] for t in offered(kind)}
+    claimed = {f for f, v in FAMILIES.items() if kind in v.jobs}
+    assert claimed <= families, f"{kind}: not offered by SageMaker: {sorted(claimed - families)}"
+    missing = {f for f in FAMILIES if f in families} - claimed
+    assert not missing, f"{kind}: SageMaker offers {sorted(missing)} too; add {kind} to their jobs"
+
+
+def test_the_table_has_the_documented_local_storage_families():
+    """The families the SageMaker and EC2 guides name as NVMe (ml.p4d, ml.g4dn, ml.g5, the *d types, p3dn, trn1)
+    and as EBS-only (ml.c5, ml.p2, ml.m5) are classified so."""
+    from mlpipe.config.instances import FAMILIES
+
+    local = {f for f, v in FAMILIES.items() if v.local_storage}
+    assert {"g4dn", "g5", "p4d", "p4de", "p3dn", "p5", "m5d", "c5d", "r5d", "trn1", "trn1n"} <= local
+    assert not {"c5", "p2", "m5", "p3", "t3", "c4", "m4", "r5"} & local
+
+
+def test_a_volume_kms_key_on_a_local_storage_type_fails_the_check(dag):
+    """tests/aws/botocore_shapes.rule_problems reports what SageMaker would refuse."""
+    from botocore_shapes import problems
+
+    req = render(dag.get_task("tune.tuning_job")).config
+    assert not problems("sagemaker", "CreateHyperParameterTuningJob", req)
+    req["TrainingJobDefinition"]["ResourceConfig"]["VolumeKmsKeyId"] = "arn:aws:kms:us-east-1:123456789012:key/x"
+    found = problems("sagemaker", "CreateHyperParameterTuningJob", req)
+    assert any("ResourceConfig.VolumeKmsKeyId: SageMaker refuses" in p for p in found), found
+
+
+def test_an_unknown_instance_family_is_refused_with_the_families(monkeypatch):
+    from mlpipe.config import load_config
+    from mlpipe.errors import ConfigError
+
+    monkeypatch.setenv("MLPIPE__TRAINING__SAGEMAKER__INSTANCE_TYPE", "ml.g6.xlarge")
+    with pytest.raises(ConfigError, match=r"family 'g6' is not one mlpipe.config.instances.FAMILIES accepts "
+                                          r"for training.*'g5'"):
+        load_config("aws-dev")
 
 
 # ---- reattach against a moto server --------------------------------------------------------------------------

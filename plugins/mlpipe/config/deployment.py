@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from mlpipe import defaults
+from mlpipe.config import instances
 from mlpipe.config.model import StrictModel
 
 SAGEMAKER_NAME = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
@@ -112,6 +113,11 @@ class TransformSettings(StrictModel):
     chunk_rows: int = Field(defaults.DEPLOYMENT_TRANSFORM_CHUNK_ROWS, ge=1, description="local: rows per chunk")
     max_runtime_seconds: int = Field(defaults.DEPLOYMENT_TRANSFORM_MAX_RUNTIME_SECONDS, ge=1, le=345600)
 
+    @field_validator("instance_type")
+    @classmethod
+    def _known_family(cls, value: str) -> str:
+        return instances.check_instance_type(value, instances.TRANSFORM)
+
 
 class LocalEndpointSettings(StrictModel):
     """Local stack only: where the endpoint listens and keeps its pid/log/state files."""
@@ -138,6 +144,11 @@ class DeploymentConfig(StrictModel):
     smoke_test: SmokeTestSettings = SmokeTestSettings()
     transform: TransformSettings = TransformSettings()
     local: LocalEndpointSettings = LocalEndpointSettings()
+
+    @field_validator("instance_type")
+    @classmethod
+    def _known_family(cls, value: str) -> str:
+        return instances.check_instance_type(value, instances.HOSTING)
 
     @property
     def endpoint(self) -> bool:

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from mlpipe import defaults
+from mlpipe.config import instances
 from mlpipe.config.model import StrictModel
 
 # Every hyperparameter include/training/train.py accepts (training.params.known_names(); a test keeps the
@@ -250,7 +251,9 @@ class SageMakerTrainingConfig(StrictModel):
 
     image_uri: str = Field(defaults.SAGEMAKER_TRAINING_IMAGE_URI, pattern=ECR_IMAGE,
                            description="the SageMaker XGBoost framework image of the region (script mode)")
-    instance_type: str = Field(defaults.SAGEMAKER_TRAINING_INSTANCE_TYPE, pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    instance_type: str = Field(defaults.SAGEMAKER_TRAINING_INSTANCE_TYPE, pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$",
+                               description="a family of mlpipe.config.instances.FAMILIES (whether it has local "
+                                           "storage decides VolumeKmsKeyId)")
     instance_count: int = Field(1, ge=1, le=1, description="train.py trains on one instance")
     volume_size_gb: int = Field(defaults.SAGEMAKER_TRAINING_VOLUME_GB, ge=1, le=16384)
     use_spot: bool = Field(defaults.SAGEMAKER_USE_SPOT, description="EnableManagedSpotTraining")
@@ -259,6 +262,11 @@ class SageMakerTrainingConfig(StrictModel):
     max_wait_seconds: int | None = Field(defaults.SAGEMAKER_MAX_WAIT_SECONDS, ge=60, le=MAX_RUNTIME_LIMIT,
                                          description="StoppingCondition.MaxWaitTimeInSeconds (spot only)")
     role_arn: str | None = Field(None, pattern=IAM_ROLE_ARN, description="execution role of the training jobs")
+
+    @field_validator("instance_type")
+    @classmethod
+    def _known_family(cls, value: str) -> str:
+        return instances.check_instance_type(value, instances.TRAINING)
 
     @model_validator(mode="after")
     def _spot(self) -> SageMakerTrainingConfig:

@@ -88,6 +88,11 @@ RANGE = {"type": "continuous", "min_value": 0.01, "max_value": 0.3}
     ({"sagemaker": {"image_uri": "xgboost:latest"}}, "training.sagemaker.image_uri: String should match pattern"),
     ({"sagemaker": {"instance_type": "g5.xlarge"}}, "training.sagemaker.instance_type: String should match pattern"),
     ({"sagemaker": {"instance_count": 2}}, "training.sagemaker.instance_count: Input should be less than or equal to 1"),
+    ({"sagemaker": {"instance_type": "ml.g6.xlarge"}},
+     "training.sagemaker.instance_type: ml.g6.xlarge: family 'g6' is not one mlpipe.config.instances.FAMILIES accepts "
+     "for training"),
+    ({"sagemaker": {"instance_type": "ml.inf1.xlarge"}}, "family 'inf1' is not one mlpipe.config.instances.FAMILIES "
+     "accepts for training (the table records whether a family has local instance storage"),
     ({"id_columns": ["customer_id", "churned"]}, "id_columns: must not contain the label 'churned'"),
     ({"tuning": {"max_jobz": 3}}, "training.tuning.max_jobz: unknown key; remove it or fix its spelling"),
 ])
@@ -165,3 +170,15 @@ def test_request_fragments_are_valid_sagemaker_requests():
     assert {r["Name"] for r in ranges["ContinuousParameterRanges"]} >= {"eta", "subsample"}
     assert ranges["IntegerParameterRanges"] == [{"Name": "max_depth", "MinValue": "2", "MaxValue": "10",
                                                  "ScalingType": "Linear"}]
+
+
+def test_every_training_family_of_the_table_is_accepted(tmp_path):
+    from mlpipe.config.instances import FAMILIES, TRAINING, accepted
+
+    assert accepted(TRAINING) == sorted(f for f, v in FAMILIES.items() if TRAINING in v.jobs) and "g5" in accepted(TRAINING)
+    for family in accepted(TRAINING):
+        doc = yaml.safe_load(yaml.safe_dump(AWS))
+        doc["training"]["sagemaker"]["instance_type"] = f"ml.{family}.24xlarge"
+        (tmp_path / "t.yaml").write_text(yaml.safe_dump(doc))
+        cfg = load_config("t", environ={"MLPIPE_CONFIG_DIR": str(tmp_path)})
+        assert cfg.training.sagemaker.instance_type == f"ml.{family}.24xlarge"

@@ -40,6 +40,7 @@ from airflow.providers.amazon.aws.operators.sagemaker import (
 from airflow.sdk import task
 
 from mlpipe.config import PipelineConfig, load_config
+from mlpipe.config.instances import volume_kms
 from mlpipe.errors import ConfigError, MlPipeError
 from mlpipe.stacks.aws import reattach
 from mlpipe.stacks.aws.waits import poll_seconds
@@ -106,7 +107,7 @@ def endpoint_config_request(cfg: PipelineConfig) -> dict[str, Any]:
         "ProductionVariants": [{"VariantName": dep.variant_name, "ModelName": _j(RESOLVED + "['names']['model']"),
                                 "InitialInstanceCount": dep.instance_count, "InstanceType": dep.instance_type,
                                 "InitialVariantWeight": 1.0}],
-        "KmsKeyId": _kms(cfg),
+        **volume_kms(dep.instance_type, _kms(cfg), "KmsKeyId"),
         "Tags": _tags(cfg),
     }
     if cap.enabled:
@@ -141,7 +142,7 @@ def transform_request(cfg: PipelineConfig) -> dict[str, Any]:
         "TransformOutput": {"S3OutputPath": _j(RESOLVED + "['predictions']") + "/", "Accept": "application/json",
                             "AssembleWith": "Line", "KmsKeyId": _kms(cfg)},
         "TransformResources": {"InstanceType": t.instance_type, "InstanceCount": t.instance_count,
-                               "VolumeKmsKeyId": _kms(cfg)},
+                               **volume_kms(t.instance_type, _kms(cfg))},
         "DataProcessing": {"InputFilter": "$", "JoinSource": "Input", "OutputFilter": "$"},
         "Tags": _tags(cfg),
     }

@@ -23,6 +23,7 @@ from airflow.providers.amazon.aws.operators.sagemaker import (
 from airflow.sdk import TaskGroup, task
 
 from mlpipe.config import PipelineConfig, load_config
+from mlpipe.config.instances import volume_kms
 from mlpipe.dagkit import model_asset
 from mlpipe.errors import ConfigError, MlPipeError
 from mlpipe.naming import job_name
@@ -35,6 +36,13 @@ log = logging.getLogger(__name__)
 SOURCEDIR_KEY = "training/sourcedir.tar.gz"   # include/training packed by `make deploy`
 CODE_PREFIX_KEY = "training/code/"            # include/training unpacked (evaluate.py and its siblings)
 CHECK_INTERVAL_SECONDS = 60
+# The registered model package's serving environment: the XGBoost image's script-mode serving
+# (sagemaker_xgboost_container.serving + sagemaker_containers.ServingEnv) imports SAGEMAKER_PROGRAM from
+# SAGEMAKER_SUBMIT_DIRECTORY (copied to /opt/ml/code and put on sys.path); without them it serves its
+# built-in algorithm, never the project's handler. The handler ships inside model.tar.gz under code/, which
+# SageMaker unpacks to /opt/ml/model (the SageMaker Python SDK's convention for a model with its own code).
+SERVING_PROGRAM = "inference.py"                 # include/serving/inference.py, at code/inference.py
+SERVING_SUBMIT_DIRECTORY = "/opt/ml/model/code"  # model.tar.gz's code/ once SageMaker unpacked it
 PROCESSING_INSTANCE_TYPE = "ml.m5.xlarge"
 PROCESSING_DIR = "/opt/ml/processing"
 ACTIVE = reattach.ACTIVE
@@ -127,7 +135,7 @@ def tuning_config(cfg: PipelineConfig, name: str, split_root: str) -> dict[str, 
                             channel("code", f"s3://{aws.code_bucket}/{SOURCEDIR_KEY}", "application/x-tar")],
         "OutputDataConfig": {"S3OutputPath": f"{split_root}/tuning/output/", **({"KmsKeyId": kms} if kms else {})},
         "ResourceConfig": {"InstanceType": sm.instance_type, "InstanceCount": sm.instance_count,
-                           "VolumeSizeInGB": sm.volume_size_gb, **({"VolumeKmsKeyId": kms} if kms else {})},
+                           "VolumeSizeInGB": sm.volume_size_gb, **volume_kms(sm.instance_type, kms)},
         "StoppingCondition": sm.stopping_condition(),
         "EnableNetworkIsolation": True,
         "EnableInterContainerTrafficEncryption": True,
@@ -150,6 +158,23 @@ def tuning_config(cfg: PipelineConfig, name: str, split_root: str) -> dict[str, 
         "TrainingJobDefinition": definition,
         "Tags": [{"Key": "mlpipe:dag", "Value": t.DAG_ID}, {"Key": "mlpipe:environment", "Value": cfg.environment}],
     }
+
+
+def serving_environment() -> dict[str, str]:
+    """``Environment`` of the model package's container: the image's script mode on the project's handler."""
+    return {"SAGEMAKER_PROGRAM": SERVING_PROGRAM, "SAGEMAKER_SUBMIT_DIRECTORY": SERVING_SUBMIT_DIRECTORY}
+
+
+def inference_specification(cfg: PipelineConfig, model_url: str) -> dict[str, Any]:
+    """CreateModelPackage's ``InferenceSpecification``: the training image serving ``model_url`` (templated)
+    through the project's handler, with the content types the handler accepts and answers with
+    (``deployment.CONTENT_TYPES``: CSV and JSON both ways; JSON is its default answer)."""
+    from mlpipe.config.deployment import CONTENT_TYPES
+
+    return {"Containers": [{"Image": cfg.training.sagemaker.image_uri, "ModelDataUrl": model_url,
+                            "Environment": serving_environment()}],
+            "SupportedContentTypes": list(CONTENT_TYPES),
+            "SupportedResponseMIMETypes": sorted(CONTENT_TYPES)}
 
 
 def best(split: dict[str, Any], found: dict[str, str], cfg: PipelineConfig | None = None) -> dict[str, Any]:
@@ -215,7 +240,7 @@ def processing_config(cfg: PipelineConfig, name: str, split_root: str, model_uri
             **({"KmsKeyId": kms} if kms else {})},
         "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": PROCESSING_INSTANCE_TYPE,
                                                   "VolumeSizeInGB": sm.volume_size_gb,
-                                                  **({"VolumeKmsKeyId": kms} if kms else {})}},
+                                                  **volume_kms(PROCESSING_INSTANCE_TYPE, kms)}},
         "StoppingCondition": {"MaxRuntimeInSeconds": sm.max_runtime_seconds},
         "AppSpecification": {"ImageUri": sm.image_uri,
                              "ContainerEntrypoint": ["/bin/sh", "-c", unpack, f"{p}/code/evaluate.py"],
@@ -348,6 +373,8 @@ class AwsTraining:
             package_desc="ml_training dt=" + _j(SPLIT + "['ds']") + ": tuning job " + _j(BEST + "['name']"),
             model_approval=_approval(reg.auto_approve),
             extras={
+                # replaces the operator's own (image and model only, CSV only): adds the serving environment
+                "InferenceSpecification": inference_specification(self.cfg, _j(BEST + "['best']['model_uri']")),
                 "ModelMetrics": {"ModelQuality": {"Statistics": {
                     "ContentType": "application/json", "S3Uri": _j(ev + "['evaluation_uri']")}}},
                 "CustomerMetadataProperties": {
@@ -380,5 +407,6 @@ def _approval(auto: bool) -> Any:
     return ApprovalStatus.APPROVED if auto else ApprovalStatus.PENDING_MANUAL_APPROVAL
 
 
-__all__ = ["AwsTraining", "decide_attempt", "find_job", "processing_config", "tuning_config"]
+__all__ = ["SERVING_PROGRAM", "SERVING_SUBMIT_DIRECTORY", "AwsTraining", "decide_attempt", "find_job",
+           "inference_specification", "processing_config", "serving_environment", "tuning_config"]
 
