@@ -264,6 +264,7 @@ def _trial_env(spec: TrialSpec, channels: Mapping[str, Path], threads: int, gpus
         "SM_CURRENT_HOST": "algo-1",
         "SM_HOSTS": json.dumps(["algo-1"]),
         "SM_HPS": json.dumps(spec.hyperparameters, sort_keys=True),
+        "TRAINING_JOB_NAME": spec.name,   # SageMaker sets it in every training container; keys the checkpoints
         "PYTHONUNBUFFERED": "1",
     })
     env.update({f"SM_CHANNEL_{name.upper()}": str(path) for name, path in channels.items()})

@@ -40,7 +40,7 @@ print("[1] validation:auc=%.6f; validation:logloss=0.400000;" % (score - 0.1))
 print("final: best_iteration=0; rounds=1; validation:auc=%.6f; validation:logloss=0.300000;" % score)
 pathlib.Path(os.environ["SM_MODEL_DIR"], "model.json").write_text("{}")
 keys = ["SM_CHANNEL_TRAIN", "SM_CHANNEL_VALIDATION", "SM_MODEL_DIR", "SM_OUTPUT_DATA_DIR", "SM_NUM_GPUS",
-        "SM_CHECKPOINT_DIR", "SM_INPUT_CONFIG_DIR", "OMP_NUM_THREADS"]
+        "SM_CHECKPOINT_DIR", "SM_INPUT_CONFIG_DIR", "OMP_NUM_THREADS", "TRAINING_JOB_NAME"]
 pathlib.Path(os.environ["SM_OUTPUT_DATA_DIR"], "contract.json").write_text(json.dumps({k: os.environ.get(k) for k in keys}))
 '''
 
@@ -96,6 +96,10 @@ def test_trials_follow_the_container_contract_in_parallel(tmp_path, data, fake):
     assert seen["SM_CHANNEL_TRAIN"] == str(data["train"].resolve())
     assert seen["SM_MODEL_DIR"] == str(trial.model_dir) and seen["SM_CHECKPOINT_DIR"] == str(trial.directory / "checkpoints")
     assert seen["SM_NUM_GPUS"].isdigit() and seen["OMP_NUM_THREADS"] == "1"
+    # each trial is its own training job: train.py keys its checkpoints by the name (SageMaker sets it too)
+    assert seen["TRAINING_JOB_NAME"] == trial.name
+    assert len({json.loads((t.output_data_dir / "contract.json").read_text())["TRAINING_JOB_NAME"]
+                for t in result.trials}) == len(result.trials)
     # the objective is the latest match of the MetricDefinitions regex (the final line), not the first
     assert trial.metrics["validation:logloss"] == 0.3 and trial.objective == trial.metrics["validation:auc"]
     assert trial.model_artifact.is_file()
