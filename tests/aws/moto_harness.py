@@ -351,12 +351,12 @@ def seed(server: RecordingMotoServer, cfg: Any, ds: str = DS) -> dict[str, str]:
 
 def register_approved(server: RecordingMotoServer, cfg: Any, model_uri: str | None = None) -> str:
     """An Approved version in the model package group (what a person approves after ml_training)."""
+    from mlpipe.stacks.aws.training import inference_specification  # what ml_training registers
+
     sm = client(server, "sagemaker")
     arn = sm.create_model_package(
         ModelPackageGroupName=cfg.training.registry.model_package_group, ModelApprovalStatus="Approved",
-        InferenceSpecification={"Containers": [{"Image": cfg.training.sagemaker.image_uri,
-                                                "ModelDataUrl": model_uri or f"s3://{LAKE_BUCKET}/m/model.tar.gz"}],
-                                "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
+        InferenceSpecification=inference_specification(cfg, model_uri or f"s3://{LAKE_BUCKET}/m/model.tar.gz"),
     )["ModelPackageArn"]
     return arn
 

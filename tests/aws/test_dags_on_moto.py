@@ -89,8 +89,16 @@ def test_ml_training_registers_one_pending_version(aws_stack):
     group = aws_stack.cfg.training.registry.model_package_group
     packages = client.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]
     assert len(packages) == 1 and packages[0]["ModelApprovalStatus"] == "PendingManualApproval"
-    meta = client.describe_model_package(ModelPackageName=packages[0]["ModelPackageArn"])["CustomerMetadataProperties"]
+    package = client.describe_model_package(ModelPackageName=packages[0]["ModelPackageArn"])
+    meta = package["CustomerMetadataProperties"]
     assert meta["tuning_job_name"] == jobs[0]["HyperParameterTuningJobName"] and float(meta["test_auc"]) == 0.82
+    # the package's container runs the project's handler from model.tar.gz's code/ (the image's script mode)
+    spec = package["InferenceSpecification"]
+    assert spec["Containers"][0]["Environment"] == {"SAGEMAKER_PROGRAM": "inference.py",
+                                                    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
+    assert spec["Containers"][0]["ModelDataUrl"].endswith("/output/model.tar.gz")
+    assert sorted(spec["SupportedContentTypes"]) == sorted(spec["SupportedResponseMIMETypes"]) == \
+        ["application/json", "text/csv"]
     root = f"lake/training/{group}/dt={h.DS}/"
     assert {f"{root}{k}" for k in ("split.json", "evaluation/report.html", "lineage.json")} <= set(objects(aws_stack, root))
 
@@ -111,6 +119,19 @@ def serving(aws_stack) -> tuple[str, str]:
     return endpoint["EndpointStatus"], containers[0].get("ModelPackageName")
 
 
+def served_environment(aws_stack, model_name: str) -> dict[str, str]:
+    """The environment the container of ``model_name`` runs with: a model created from a ModelPackageName
+    inherits its package's container environment, one from an image carries its own."""
+    sm = aws_stack.client("sagemaker")
+    model = sm.describe_model(ModelName=model_name)
+    (container,) = model.get("Containers") or [model["PrimaryContainer"]]
+    if container.get("ModelPackageName"):
+        assert not container.get("Image") and not container.get("Environment"), "all from the package"
+        package = sm.describe_model_package(ModelPackageName=container["ModelPackageName"])
+        return package["InferenceSpecification"]["Containers"][0].get("Environment") or {}
+    return container.get("Environment") or {}
+
+
 def test_ml_deployment_creates_then_updates_the_endpoint(aws_stack):
     first, v1 = deploy(aws_stack)
     assert first.state == "success", first.tasks
@@ -121,6 +142,14 @@ def test_ml_deployment_creates_then_updates_the_endpoint(aws_stack):
     assert aws_stack.server.operations("sagemaker-runtime") == ["InvokeEndpoint"]
     job = aws_stack.client("sagemaker").list_transform_jobs()["TransformJobSummaries"][0]
     assert job["TransformJobStatus"] == "Completed"
+    # the endpoint and the transform job serve one model, whose container runs the project's handler
+    transform = aws_stack.client("sagemaker").describe_transform_job(TransformJobName=job["TransformJobName"])
+    config = aws_stack.client("sagemaker").describe_endpoint_config(
+        EndpointConfigName=aws_stack.client("sagemaker").describe_endpoint(
+            EndpointName=aws_stack.cfg.deployment.endpoint_name)["EndpointConfigName"])
+    assert config["ProductionVariants"][0]["ModelName"] == transform["ModelName"]
+    assert served_environment(aws_stack, transform["ModelName"]) == {
+        "SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
 
     aws_stack.server.calls.clear()
     second, v2 = deploy(aws_stack)  # a newer Approved version: blue/green update, no CreateEndpoint
