@@ -34,6 +34,11 @@ INGEST_SCHEDULE = "@daily"
 DROP_SENSOR_TIMEOUT_SECONDS = 6 * 3600
 DROP_POKE_INTERVAL_SECONDS = 60
 
+# DataSync (aws stack): a reschedule-mode sensor checks the task execution (no worker slot held between checks);
+# it gives up after the timeout (keep it below dag.dagrun_timeout_minutes, or raise that too)
+DATASYNC_POKE_INTERVAL_SECONDS = 60
+DATASYNC_TRANSFER_TIMEOUT_SECONDS = 3 * 3600
+
 # Local DMS-equivalent: rows per full-load Parquet file (DMS's default is far larger; kept small to show splitting)
 DMS_FULL_LOAD_ROWS_PER_FILE = 500_000
 DMS_COMMIT_TS_COLUMN = "_dms_commit_ts"

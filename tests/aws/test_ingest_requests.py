@@ -1,7 +1,9 @@
 """ml_ingest on the aws stack: its operators' requests rendered from include/config/aws-dev.yaml (DMS start and
-resume with a CdcStopPosition, the DMS completion sensor, DataSync StartTaskExecution, the S3 key sensor), then
-every call the operators and the task bodies make, recorded while they run against moto (in-process), each
-validated against botocore's model (+ strict checks) and the security settings (SSE-KMS on every S3 write)."""
+resume with a commit-time CdcStopPosition, the DMS completion sensor and the StopReason check, DataSync
+StartTaskExecution without the operator's in-slot wait and a reschedule-mode sensor with the configured timeout,
+the S3 key sensor), then every call the operators and the task bodies make, recorded while they run against moto
+(in-process), each validated against botocore's model (+ strict checks) and the security settings (SSE-KMS on
+every S3 write)."""
 
 from __future__ import annotations
 
@@ -42,12 +44,14 @@ def test_rendered_operator_requests(monkeypatch, cfg):
     validate(*req)
     assert req[2] == {"ReplicationTaskArn": "arn:aws:dms:us-east-1:123456789012:task:OLTP2LAKEDEV",
                       "StartReplicationTaskType": "resume-processing",
-                      "CdcStopPosition": "server_time:2026-11-02T00:00:00"}, "stops at the end of the logical date"
+                      "CdcStopPosition": "commit_time:2026-11-02T00:00:00"}, "stops at the end of the logical date"
     start.start_replication_task_type = "start-replication"
     validate(*requests_of(start)[0])
 
     for rq in requests_of(render(by_id["oltp.dms_wait"])):
         validate(*rq)
+    assert by_id["oltp.dms_check_stop"].upstream_task_ids == {"oltp.dms_wait", "oltp.dms_start_type"}
+    assert by_id["oltp.promote"].upstream_task_ids == {"oltp.dms_check_stop"}
     sync = requests_of(render(by_id["clickstream.datasync"]))
     assert sync[0][2] == {"TaskArn": "arn:aws:datasync:us-east-1:123456789012:task/task-0a1b2c3d4e5f60718"}
     for rq in sync:
@@ -60,6 +64,19 @@ def test_rendered_operator_requests(monkeypatch, cfg):
     for t in (t for t in d.tasks if provider_class(t)):
         for rq in requests_of(render(t)):
             assert not security_problems(*rq, cfg), t.task_id
+
+
+def test_datasync_waits_in_a_reschedule_sensor_with_the_configured_timeout(monkeypatch, cfg):
+    """DataSyncOperator's own wait (60 polls, then it cancels the transfer) sleeps in a worker slot: it is off,
+    and a reschedule-mode sensor waits instead, as long as the source's transfer_timeout_seconds."""
+    monkeypatch.setenv("MLPIPE__SOURCES__1__TRANSFER_TIMEOUT_SECONDS", "43200")
+    monkeypatch.setenv("MLPIPE__SOURCES__1__POKE_INTERVAL_SECONDS", "300")
+    by_id = {t.task_id: t for t in dag(monkeypatch).tasks}
+    start, wait = by_id["clickstream.datasync"], by_id["clickstream.datasync_wait"]
+    assert start.wait_for_completion is False
+    assert wait.mode == "reschedule" and wait.timeout == 43200 and wait.poke_interval == 300
+    assert wait.upstream_task_ids == {"clickstream.datasync"}
+    assert by_id["clickstream.promote"].upstream_task_ids == {"clickstream.datasync_wait"}
 
 
 def test_a_wrong_cdc_stop_position_or_task_type_fails_the_check(monkeypatch):
@@ -103,6 +120,24 @@ def moto(monkeypatch):
         monkeypatch.setenv("MLPIPE__SOURCES__0__DMS_TASK_ARN", task)
         monkeypatch.setenv("MLPIPE__SOURCES__1__DATASYNC_TASK_ARN", sync)
         yield s3
+
+
+def _dms_reaches_its_stop_position(cfg: Any) -> None:
+    """moto's task runs until stopped and has no StopReason: stop it with what DMS reports at a commit-time stop."""
+    from moto.dms.models import FakeReplicationTask, dms_backends
+
+    if not hasattr(FakeReplicationTask, "_with_stop_reason"):
+        to_dict = FakeReplicationTask.to_dict
+
+        def with_stop_reason(self: Any) -> dict[str, Any]:
+            out = to_dict(self)
+            return {**out, "StopReason": self.stop_reason} if getattr(self, "stop_reason", None) else out
+
+        FakeReplicationTask.to_dict = with_stop_reason
+        FakeReplicationTask._with_stop_reason = True
+    task = dms_backends["123456789012"]["us-east-1"].replication_tasks[cfg.source("oltp").dms_task_arn]
+    task.stop()
+    task.stop_reason = "Stop Reason STOPPED_AT_COMMIT_TIME"
 
 
 def _moto_execution_start_time(monkeypatch) -> None:
@@ -153,15 +188,25 @@ def test_every_call_of_the_ingest_dag_is_valid_and_encrypted(monkeypatch, moto, 
     run(start, lambda: start.execute(_ctx(start)))
     wait = render(d.get_task("oltp.dms_wait"))
     run(wait, lambda: wait.poke(_ctx(wait)))
+    _dms_reaches_its_stop_position(cfg)  # what DMS does at the commit time (moto never stops by itself)
+    run(wait, lambda: wait.poke(_ctx(wait)))
+    with record_calls() as body_calls:
+        assert ingestion.check_dms_stop("oltp", kind, ds=DS) == "Stop Reason STOPPED_AT_COMMIT_TIME"
+    calls += body_calls
 
     sync = render(d.get_task("clickstream.datasync"))
-    sync.wait_interval_seconds = 0
     execution: dict[str, Any] = {}
-    run(sync, lambda: execution.update(sync.execute(_ctx(sync))))
+    run(sync, lambda: execution.update(sync.execute(_ctx(sync))))  # starts the execution, does not wait
+    with record_calls() as body_calls:
+        pokes = [ingestion.datasync_execution_done("clickstream", execution) for _ in range(5)]
+    calls += body_calls
+    assert [p.is_done for p in pokes] == [False] * 4 + [True] and pokes[-1].xcom_value == execution
 
     # what the engines delivered: DMS's full load, DataSync's files, the partner's drop
     for table in ("customers", "subscriptions", "payments"):
         s3.put_object(Bucket="acme-ml-lake-dev", Key=f"raw/dms/public/{table}/LOAD00000001.parquet", Body=b"PAR1")
+    s3.put_object(Bucket="acme-ml-lake-dev", Key="raw/dms/public/customers/2026/11/01/20261101-220000000.parquet",
+                  Body=b"PAR1")  # a change committed during the full-load date, after the load began
     s3.put_object(Bucket="acme-ml-lake-dev", Key="raw/datasync/clickstream/events-20261101.jsonl",
                   Body=b'{"event_id": "e1", "customer_id": 1, "event_type": "view", "event_ts": "2026-11-01T10:00:00"}\n')
     s3.put_object(Bucket="acme-partner-drops-dev", Key="partner/accounts_20261101.csv",
@@ -186,8 +231,10 @@ def test_every_call_of_the_ingest_dag_is_valid_and_encrypted(monkeypatch, moto, 
             assert params.get("ServerSideEncryption") == "aws:kms" and params.get("SSEKMSKeyId") == KMS, (op, params)
     writes = [p["Key"] for s, o, p in calls if o in S3_WRITES]
     assert any(k.endswith("/_SUCCESS") for k in writes) and any("/bronze/" in k for k in writes)
-    assert any(p.get("CdcStopPosition") == "server_time:2026-11-02T00:00:00" for _, o, p in calls
+    assert any(p.get("CdcStopPosition") == "commit_time:2026-11-02T00:00:00" for _, o, p in calls
                if o == "StartReplicationTask")
+    cdc_copy = f"lake/bronze/oltp/customers/dt={DS}/20261101-220000000.parquet"
+    assert cdc_copy in {p["Key"] for s, o, p in calls if o == "CopyObject"}, "the full-load date's CDC is promoted"
 
     # what the operators called is what provider_requests (and so the IAM policy test) knows they call
     for klass, seen in per_class.items():

@@ -110,6 +110,14 @@ class FileShareSource(StrictModel):
     datasync_target_prefix: str | None = Field(
         None, description="s3:// prefix the DataSync task's destination location points at (aws stack)"
     )
+    transfer_timeout_seconds: int = Field(
+        defaults.DATASYNC_TRANSFER_TIMEOUT_SECONDS, ge=60,
+        description="how long the aws stack waits for a DataSync task execution before failing the run",
+    )
+    poke_interval_seconds: int = Field(
+        defaults.DATASYNC_POKE_INTERVAL_SECONDS, ge=1,
+        description="seconds between checks of a running DataSync task execution (aws stack; no worker slot held)",
+    )
 
 
 class DropSource(StrictModel):

@@ -1,10 +1,18 @@
 """AWS ingestion: the Amazon provider's DMS, DataSync and S3 operators, then a copy into the bronze partition.
 
 DMS: the configured full-load-and-cdc task is started once (``start-replication``) and afterwards resumed
-(``resume-processing``) with ``CdcStopPosition`` at the end of the logical date, so every run stops by
-itself; ``DmsTaskCompletedSensor`` (reschedule mode: no worker slot held) waits for ``stopped``. The DMS S3
-target must write Parquet with ``DatePartitionEnabled``, ``TimestampColumnName=_dms_commit_ts`` and an
-``$AR_H_CHANGE_SEQ`` column ``_dms_change_seq`` (the README's AWS section has the endpoint settings).
+(``resume-processing``) with ``CdcStopPosition`` ``commit_time:`` the end of the logical date, so every run
+stops by itself; ``DmsTaskCompletedSensor`` (reschedule mode: no worker slot held) waits for ``stopped``, and
+``dms_check_stop`` accepts only a StopReason that says the stop position (or the first run's full load) was
+reached (:mod:`mlpipe.stacks.aws.dms_stop`). Promotion copies the date's CDC folder, plus the full-load files
+on the first date. The DMS S3 target must write Parquet with ``DatePartitionEnabled``,
+``TimestampColumnName=_dms_commit_ts`` and an ``$AR_H_CHANGE_SEQ`` column ``_dms_change_seq`` (the README's
+AWS section has the endpoint settings).
+
+DataSync: ``DataSyncOperator`` only starts the task execution (``wait_for_completion=False``: its own wait
+sleeps in a worker slot and cancels the transfer after 60 polls); ``datasync_wait``, a reschedule-mode sensor,
+checks the execution every ``poke_interval_seconds`` without holding a slot between checks and gives up after
+the source's ``transfer_timeout_seconds``.
 """
 
 from __future__ import annotations
@@ -25,10 +33,10 @@ from mlpipe.config.model import DatabaseSource, DropSource, FileShareSource, Sou
 from mlpipe.dagkit import bronze_asset, lake
 from mlpipe.errors import MlPipeError
 from mlpipe.manifest import TableLanding
+from mlpipe.stacks.aws.dms_stop import CDC_STOP_POSITION
 from mlpipe.stacks.aws.waits import poll_seconds
 
 DMS_POKE_SECONDS = 120
-DATASYNC_WAIT_SECONDS = 60
 
 
 class AwsIngestion:
@@ -54,7 +62,7 @@ class AwsIngestion:
             task_id="dms_start",
             replication_task_arn=source.dms_task_arn,
             start_replication_task_type=start_type,
-            start_task_kwargs={"CdcStopPosition": "server_time:{{ macros.ds_add(ds, 1) }}T00:00:00"},
+            start_task_kwargs={"CdcStopPosition": CDC_STOP_POSITION},
             **self.aws,
         )
         dms_wait = DmsTaskCompletedSensor(
@@ -65,18 +73,25 @@ class AwsIngestion:
             timeout=self.cfg.dag.execution_timeout_minutes * 60,
             **self.aws,
         )
+        check = task(check_dms_stop, task_id="dms_check_stop")(source.name, start_type)
         promote = task(promote_dms, task_id="promote", outlets=self._outlets(source))(source.name)
-        dms_start >> dms_wait >> promote
+        dms_start >> dms_wait >> check >> promote
         return promote
 
     def _datasync(self, source: FileShareSource) -> Any:
         datasync = DataSyncOperator(
             task_id="datasync",
             task_arn=source.datasync_task_arn,
-            wait_interval_seconds=poll_seconds(self.cfg, DATASYNC_WAIT_SECONDS),
+            wait_for_completion=False,
             **self.aws,
         )
-        return task(promote_datasync, task_id="promote", outlets=self._outlets(source))(source.name, datasync.output)
+        wait = task.sensor(
+            task_id="datasync_wait",
+            mode="reschedule",
+            poke_interval=poll_seconds(self.cfg, source.poke_interval_seconds),
+            timeout=source.transfer_timeout_seconds,
+        )(datasync_execution_done)(source.name, datasync.output)
+        return task(promote_datasync, task_id="promote", outlets=self._outlets(source))(source.name, wait)
 
     def _drop(self, source: DropSource) -> Any:
         key = source.landing.rstrip("/") + "/" + _templated(source.file_pattern)
@@ -122,6 +137,44 @@ def dms_start_type(source_name: str) -> str:
     return "start-replication" if status == "ready" else "resume-processing"
 
 
+def check_dms_stop(source_name: str, start_type: str, ds: str | None = None) -> str:
+    """After ``stopped``: the task's StopReason must say the stop position (or the first full load) was reached."""
+    from airflow.providers.amazon.aws.hooks.dms import DmsHook
+
+    from mlpipe.stacks.aws.dms_stop import check_stop
+
+    cfg = load_config()
+    arn = cfg.source(source_name).dms_task_arn
+    tasks = DmsHook(aws_conn_id=cfg.aws.conn_id, region_name=cfg.aws.region).find_replication_tasks_by_arn(
+        arn, without_settings=True)
+    if len(tasks) != 1:
+        raise MlPipeError(f"DMS task {arn} not found in {cfg.aws.region}: check sources[{source_name}].dms_task_arn")
+    return check_stop(tasks[0], start_type, ds)
+
+
+def datasync_execution_done(source_name: str, execution: dict[str, str]) -> Any:
+    """One check of the DataSync task execution (the reschedule-mode sensor calls it every poke interval)."""
+    from airflow.providers.amazon.aws.hooks.datasync import DataSyncHook
+    from airflow.sdk import PokeReturnValue
+
+    cfg = load_config()
+    hook = DataSyncHook(aws_conn_id=cfg.aws.conn_id, region_name=cfg.aws.region)
+    arn = execution["TaskExecutionArn"]
+    described = hook.describe_task_execution(task_execution_arn=arn)
+    status = described.get("Status")
+    if status in hook.TASK_EXECUTION_SUCCESS_STATES:
+        return PokeReturnValue(is_done=True, xcom_value=execution)
+    if status is None or status in hook.TASK_EXECUTION_INTERMEDIATE_STATES:
+        return PokeReturnValue(is_done=False)
+    result = described.get("Result") or {}
+    detail = ", ".join(f"{k}={v}" for k, v in sorted(result.items()) if "Error" in k or "Status" in k)
+    raise MlPipeError(
+        f"DataSync task execution {arn} of source '{source_name}' ended {status}" + (f" ({detail})" if detail else "")
+        + ": nothing was promoted. Fix the cause (the execution's CloudWatch log), then clear the datasync task "
+        "to start a new execution"
+    )
+
+
 def _emit(cfg: PipelineConfig, landings: list[TableLanding], outlet_events: Any) -> list[dict[str, Any]]:
     for landing in landings:
         outlet_events[bronze_asset(cfg, landing.source, landing.table)].extra = {
@@ -131,7 +184,8 @@ def _emit(cfg: PipelineConfig, landings: list[TableLanding], outlet_events: Any)
 
 
 def promote_dms(source_name: str, ds: str | None = None, outlet_events: Any = None) -> list[dict[str, Any]]:
-    """Copy the DMS target's files for the logical date into bronze (full load on the first date, else CDC)."""
+    """Copy the DMS target's files for the logical date into bronze: its CDC folder, and on the first date the
+    full-load files too (the changes DMS captured while and after it loaded are in that date's CDC folder)."""
     cfg, storage, source = _storage_and_source(source_name)
     layout = lake(cfg)
     state_uri = layout.state("dms", source.name) + "/state.json"
@@ -146,10 +200,10 @@ def promote_dms(source_name: str, ds: str | None = None, outlet_events: Any = No
     landings = []
     for table in source.tables:
         base = f"{source.dms_target_prefix.rstrip('/')}/{source.db_schema or 'public'}/{table.name}/"
+        objects = storage.list(base + day.strftime("%Y/%m/%d/"))
         if full_load:
-            objects = [o for o in storage.list(base) if o["Key"].rsplit("/", 1)[-1].startswith("LOAD")]
-        else:
-            objects = storage.list(base + day.strftime("%Y/%m/%d/"))
+            loads = [o for o in storage.list(base) if o["Key"].rsplit("/", 1)[-1].startswith("LOAD")]
+            objects = list({o["Key"]: o for o in loads + objects}.values())
         dest = layout.bronze(source.name, table.name, ds)
         storage.clear_partition(dest)
         bucket = base[len("s3://"):].split("/", 1)[0]
