@@ -105,11 +105,11 @@ stop: $(STAMP)  ## stop every version of the local endpoint (deployment.endpoint
 # the default 'local' (then aws-dev): make package PIPELINE_ENV=aws-prod
 AWS_ENV = $(if $(filter local,$(PIPELINE_ENV)),aws-dev,$(PIPELINE_ENV))
 .PHONY: package deploy iam-policy
-package: $(STAMP)  ## MWAA bundle in dist/mwaa/: dags/ (+ include/), plugins.zip, requirements.txt, startup.sh, code/
-	$(PY) -m devtools.package build --env $(AWS_ENV)
+package: $(STAMP)  ## MWAA bundle in dist/mwaa/: dags/ (+ include/), plugins.zip, requirements.txt, startup.sh, code/ [OFFLINE=1: the workers' wheels in plugins.zip]
+	$(PY) -m devtools.package build --env $(AWS_ENV) $(if $(OFFLINE),--offline)
 
-deploy: package  ## upload dist/mwaa with the AWS CLI: make deploy BUCKET=<MWAA bucket> CODE_BUCKET=<aws.code_bucket>
-	$(PY) -m devtools.package deploy --bucket "$(BUCKET)" --code-bucket "$(CODE_BUCKET)"
+deploy: package  ## upload dist/mwaa with the AWS CLI (code encrypted with aws.kms_key_arn): make deploy BUCKET=<MWAA bucket> [CODE_BUCKET=<default aws.code_bucket>] [OFFLINE=1]
+	$(PY) -m devtools.package deploy --env $(AWS_ENV) --bucket "$(BUCKET)" $(if $(CODE_BUCKET),--code-bucket "$(CODE_BUCKET)")
 
 iam-policy: $(STAMP)  ## least-privilege IAM policies from the config into dist/iam/: make iam-policy [BUCKET=...] [MWAA_ENV=...]
 	$(PY) -m devtools.iam_policy --env $(AWS_ENV) --out dist/iam $(if $(BUCKET),--mwaa-bucket $(BUCKET)) $(if $(MWAA_ENV),--mwaa-environment $(MWAA_ENV))

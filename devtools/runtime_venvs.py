@@ -56,10 +56,15 @@ class Runtime:
 
     def fingerprint(self, interpreter: str) -> str:
         h = hashlib.sha256(interpreter.encode())
-        for path in (self.requirements, self.no_deps, self.post_install):
+        for path in (self.requirements, self.no_deps, self.post_install, *self.included()):
             if path is not None:
                 h.update(path.name.encode() + b"\0" + path.read_bytes())
         return h.hexdigest()
+
+    def included(self) -> list[Path]:
+        """Files the requirements name with ``-r`` / ``-c`` (relative to it, as pip reads them): part of the stamp."""
+        lines = (ln.split() for ln in self.requirements.read_text().splitlines())
+        return [(self.requirements.parent / p[1]).resolve() for p in lines if len(p) == 2 and p[0] in ("-r", "-c")]
 
 
 def runtime(name: str) -> Runtime:
