@@ -11,14 +11,16 @@ Used by tests/aws/conftest.py (fixtures) and bench/bench_aws_calls.py. Pieces:
   the gold partition, the model package group and an Approved version). Returns the config overrides for the
   ids moto chooses itself (KMS key ARN, DataSync task ARN).
 - :class:`Driver`: a thread that finishes what moto leaves unfinished, as the real service would
-  (see ../shared/notes/aws-on-moto.md): a running DMS task stops (it reached its CDC stop position); a DataSync
+  (see ../shared/notes/aws-on-moto.md): a running DMS task stops with the scenario's StopReason (by default the
+  one DMS reports at a commit-time stop position; moto has no StopReason of its own); a DataSync
   execution writes its files to the destination; an EMR step writes its quality verdicts and ends COMPLETED (or
   FAILED); a SageMaker Processing job writes evaluation.json; tuning / transform jobs and endpoint updates move
   from InProgress/Updating to the scenario's end state. It changes moto's memory directly, so it needs the
   in-process server.
 - :func:`patch_moto`: fills two moto gaps with the real API's behaviour: CreateEndpoint on an existing endpoint
   fails ("Cannot create already existing endpoint", moto overwrites silently) and UpdateEndpoint exists (moto
-  answers 500 NotImplementedError); DescribeTaskExecution carries StartTime. Also the scenario's initial status
+  answers 500 NotImplementedError); DescribeTaskExecution carries StartTime; DescribeReplicationTasks carries the
+  StopReason the driver set. Also the scenario's initial status
   of new tuning/transform jobs.
 - :func:`run_dag`: ``dag.test()`` (what ``airflow dags test`` calls) of a DAG file, timing worker vs trigger.
 """
@@ -316,6 +318,9 @@ def seed(server: RecordingMotoServer, cfg: Any, ds: str = DS) -> dict[str, str]:
     for table in oltp.tables:
         s3.put_object(Bucket=target_bucket, Key=f"{target_prefix}/public/{table.name}/LOAD00000001.parquet",
                       Body=b"PAR1-full-load")
+        # a change committed on the full-load date after the load began: DMS's date-partitioned CDC folder
+        s3.put_object(Bucket=target_bucket, Key=f"{target_prefix}/public/{table.name}/{ds.replace('-', '/')}/"
+                                                f"{ds.replace('-', '')}-220000000.parquet", Body=b"PAR1-cdc")
     # DataSync: an SMB share -> the S3 destination (Subdirectory without a leading slash: moto's lookup)
     share = cfg.source("clickstream")
     dest_bucket, dest_prefix = share.datasync_target_prefix[5:].split("/", 1)
@@ -369,6 +374,7 @@ class Scenario:
     """How the simulated services behave in one run."""
 
     emr_step_state: str = "COMPLETED"          # or FAILED
+    dms_stop_reason: str = "Stop Reason STOPPED_AT_COMMIT_TIME"  # what a stopped DMS task reports
     tuning_status: str = "Completed"           # initial status of a new tuning job (InProgress: the driver ends it)
     tuning_final: str = "Completed"            # where an InProgress tuning job ends (Failed: nothing to register)
     transform_status: str = "Completed"        # likewise for transform jobs
@@ -390,6 +396,7 @@ def patch_moto(scenario: Scenario) -> None:
         return
     from moto.datasync import models as ds_models
     from moto.datasync import responses as ds_responses
+    from moto.dms import models as dms_models
     from moto.sagemaker import models as sm_models
     from moto.sagemaker import responses as sm_responses
     from moto.sagemaker.exceptions import ValidationError
@@ -449,6 +456,15 @@ def patch_moto(scenario: Scenario) -> None:
         return json.dumps(out)
 
     ds_responses.DataSyncResponse.describe_task_execution = describe_with_start
+
+    task_to_dict = dms_models.FakeReplicationTask.to_dict
+
+    def task_with_stop_reason(self: Any) -> dict[str, Any]:
+        out = task_to_dict(self)
+        reason = getattr(self, "stop_reason", None)
+        return {**out, "StopReason": reason} if reason and self.status == "stopped" else out
+
+    dms_models.FakeReplicationTask.to_dict = task_with_stop_reason
     _PATCHED["done"] = True
 
 
@@ -507,7 +523,8 @@ class Driver:
         for task in list(dms_backends[ACCOUNT][REGION].replication_tasks.values()):
             if task.status == "running" and self._ripe(f"dms:{task.arn}:{task.start_date}"):
                 task.stop()
-                self.events.append(f"dms {task.id} stopped")
+                task.stop_reason = self.scenario.dms_stop_reason
+                self.events.append(f"dms {task.id} stopped ({task.stop_reason})")
         for execution in list(datasync_backends[ACCOUNT][REGION].task_executions.values()):
             if self._once(f"datasync:{execution.arn}"):
                 self._datasync_files(execution)

@@ -44,13 +44,23 @@ def test_ml_ingest(aws_stack):
     assert in_order(ops, ["datasync.StartTaskExecution"] + ["datasync.DescribeTaskExecution"] * 5)
     assert ops.count("dms.StartReplicationTask") == 1 and ops.count("datasync.StartTaskExecution") == 1
     dms = aws_stack.client("dms").describe_replication_tasks()["ReplicationTasks"][0]
-    assert dms["Status"] == "stopped"
+    assert dms["Status"] == "stopped" and dms["StopReason"] == "Stop Reason STOPPED_AT_COMMIT_TIME"
+    assert r.tasks["oltp.dms_check_stop"] == "success"
+    # DataSync: the operator only starts the execution; the sensor checks it in separate short runs (reschedule),
+    # so no worker slot is held while the transfer runs
+    pokes = r.task_intervals["clickstream.datasync_wait"]
+    assert len(pokes) >= 2 and all(end - begin < 5 for begin, end in pokes)
+    assert [c.operation for c in r.calls if c.task == "clickstream.datasync"] == ["StartTaskExecution"]
     bronze = objects(aws_stack, "lake/bronze/")
     for source, table in [("oltp", "customers"), ("oltp", "subscriptions"), ("oltp", "payments"),
                           ("clickstream", "events"), ("partner", "accounts")]:
         part = f"lake/bronze/{source}/{table}/dt={h.DS}/"
         assert f"{part}_SUCCESS" in bronze and any(k.startswith(part) and not k.endswith("_SUCCESS") for k in bronze)
     assert_sse_kms(aws_stack, bronze)
+    for table in ("customers", "subscriptions", "payments"):  # the full-load date: full load and its CDC folder
+        part = f"lake/bronze/oltp/{table}/dt={h.DS}/"
+        assert {k[len(part):] for k in bronze if k.startswith(part)} == {
+            "LOAD00000001.parquet", f"{h.DS.replace('-', '')}-220000000.parquet", "_SUCCESS"}
     manifest = json.loads(aws_stack.client("s3").get_object(
         Bucket=h.LAKE_BUCKET, Key=f"lake/manifests/ml_ingest/dt={h.DS}.json")["Body"].read())
     assert manifest["totals"]["rows_quarantined"] == 2  # one bad JSON line, one CSV row without customer_id

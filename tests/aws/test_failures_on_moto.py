@@ -1,5 +1,6 @@
 """Failure paths and retries of the aws-stack DAGs on moto (see tests/aws/moto_harness.py):
 
+- a DMS task that stopped short of its commit-time stop position (any other StopReason) promotes nothing;
 - a failed EMR step still terminates the cluster and fails the run;
 - a failed tuning job registers nothing;
 - a failed (rolled back) endpoint update leaves the previous endpoint config serving;
@@ -10,6 +11,17 @@
 from __future__ import annotations
 
 from tests.aws import moto_harness as h
+
+
+def test_a_dms_stop_short_of_the_stop_position_promotes_nothing(aws_stack):
+    r = aws_stack.run("ml_ingest", scenario=h.Scenario(dms_stop_reason="Stop Reason RECOVERABLE_ERROR"))
+    assert r.state == "failed"
+    assert r.tasks["oltp.dms_wait"] == "success", "the provider's sensor accepts any stopped task"
+    assert r.tasks["oltp.dms_check_stop"] == "failed" and r.tasks["oltp.promote"] == "upstream_failed"
+    assert r.tasks["clickstream.promote"] == "success"  # the other sources still land
+    lake = aws_stack.client("s3").list_objects_v2(Bucket=h.LAKE_BUCKET, Prefix="lake/bronze/oltp/")
+    assert lake.get("KeyCount", 0) == 0
+    assert any("RECOVERABLE_ERROR" in e for e in r.driver_events)
 
 
 def test_failed_emr_step_terminates_the_cluster_and_fails_the_run(aws_stack):
