@@ -301,49 +301,149 @@ def mwaa_execution_role(cfg: PipelineConfig, environment: str, bucket: str) -> d
     return _doc(st)
 
 
+# ---- S3 scopes of the job roles, derived from the requests the DAGs send (one date and job name as "*") ----------
+
+ANY = "*"   # stands for the date (dt=*), a job's name: every run of the pipeline
+
+
+class S3Access:
+    """The S3 objects a role's jobs read and write: ``s3://`` URIs, a trailing '/' for a prefix (every key under
+    it), none for one key; ``*`` in them stands for any date or job name."""
+
+    def __init__(self) -> None:
+        self.grants: dict[str, set[str]] = {}
+
+    def add(self, actions: tuple[str, ...], *uris: str) -> S3Access:
+        for uri in uris:
+            self.grants.setdefault(uri, set()).update(actions)
+        return self
+
+    def read(self, *uris: str) -> S3Access:
+        return self.add(READ, *uris)
+
+    def write(self, *uris: str) -> S3Access:
+        return self.add(WRITE, *uris)
+
+    def directories(self, actions: tuple[str, ...], *uris: str) -> S3Access:
+        """Directories a Hadoop file system (EMRFS on EMR, S3A) uses: every key under ``<dir>/``, and the keys
+        it probes or creates beside it: ``<dir>`` (a HEAD before listing: without the grant a 403, not a 404) and
+        EMRFS's ``<dir>_$folder$`` marker."""
+        for uri in uris:
+            base = uri.rstrip("/")
+            self.add(actions, base + "/", base, base + "_$folder$")
+        return self
+
+    def statements(self, sid: str) -> list[dict[str, Any]]:
+        """One statement per set of actions (object ARNs), and ListBucket limited to the prefixes used."""
+        by_actions: dict[tuple[str, ...], list[str]] = {}
+        for uri, actions in self.grants.items():
+            by_actions.setdefault(tuple(sorted(actions)), []).append(_object_arn(uri))
+        out = [_statement(f"{sid}{i}", list(actions), arns) for i, (actions, arns) in enumerate(sorted(by_actions.items()))]
+        buckets: dict[str, set[str]] = {}
+        for uri in self.grants:
+            bucket, key = _s3(uri)
+            buckets.setdefault(bucket, set()).add(key + ("/*" if uri.endswith("/") else "*"))
+        for i, (bucket, prefixes) in enumerate(sorted(buckets.items())):
+            out.append(_statement(f"{sid}List{i}", ["s3:ListBucket"], [f"arn:aws:s3:::{bucket}"],
+                                  StringLike={"s3:prefix": sorted(prefixes)}))
+        out.append(_statement(f"{sid}Location", ["s3:GetBucketLocation"], [f"arn:aws:s3:::{b}" for b in buckets]))
+        return out
+
+
+READ = ("s3:GetObject",)
+WRITE = ("s3:PutObject", "s3:AbortMultipartUpload")
+REPLACE = ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject")   # atomic partition swaps
+
+
+def _object_arn(uri: str) -> str:
+    """``s3://b/p/`` -> ``arn:aws:s3:::b/p/*`` (every key under the prefix); ``s3://b/p/k`` -> the key's ARN."""
+    bucket, key = _s3(uri)
+    return f"arn:aws:s3:::{bucket}/{key}/*" if uri.endswith("/") else f"arn:aws:s3:::{bucket}/{key}"
+
+
+def _as_prefix(uri: str) -> str:
+    return uri.rstrip("/") + "/"
+
+
+def training_access(cfg: PipelineConfig) -> S3Access:
+    """The tuning job's training jobs and the evaluation Processing job (``training.sagemaker.role_arn``): what
+    CreateHyperParameterTuningJob and CreateProcessingJob name, for any date."""
+    from mlpipe.stacks.aws.training import model_artifact_uri, processing_config, tuning_config
+    from mlpipe.tasks.training import training_root
+
+    root = training_root(cfg, ANY)
+    definition = tuning_config(cfg, ANY, root)["TrainingJobDefinition"]
+    access = S3Access()
+    access.read(*(c["DataSource"]["S3DataSource"]["S3Uri"] for c in definition["InputDataConfig"]))
+    access.write(_as_prefix(definition["OutputDataConfig"]["S3OutputPath"]))
+    access.add(READ + WRITE, _as_prefix(definition["CheckpointConfig"]["S3Uri"]))   # synced up, restored on restart
+    processing = processing_config(cfg, ANY, root, model_artifact_uri(root, ANY), "")
+    access.read(*(i["S3Input"]["S3Uri"] for i in processing["ProcessingInputs"]))
+    access.write(*(_as_prefix(o["S3Output"]["S3Uri"]) for o in processing["ProcessingOutputConfig"]["Outputs"]))
+    return access
+
+
+def inference_access(cfg: PipelineConfig) -> S3Access:
+    """The model's execution role (``deployment.execution_role_arn``), which the endpoint and the batch transform
+    job run with: the registered model artifact, the endpoint's data capture, the transform job's staged input
+    and its ``predictions/`` output, for any date."""
+    from mlpipe.stacks.aws.deployment import transform_input_prefix
+    from mlpipe.stacks.aws.training import model_artifact_uri
+    from mlpipe.tasks.deployment import capture_root, predictions_partition
+    from mlpipe.tasks.training import training_root
+
+    access = S3Access().read(model_artifact_uri(training_root(cfg, ANY), ANY))
+    dep = cfg.deployment
+    if dep.endpoint and dep.data_capture.enabled:
+        access.write(_as_prefix(capture_root(cfg)))
+    if dep.batch:
+        access.read(_as_prefix(transform_input_prefix(cfg, ANY)))
+        access.write(_as_prefix(predictions_partition(cfg, ANY)))
+    return access
+
+
+def spark_access(cfg: PipelineConfig, serverless: bool) -> S3Access:
+    """The Spark jobs' role (the EMR nodes' instance profile, or the EMR Serverless job role): the code the steps
+    run (and the bootstrap script / the packed virtualenv), the date's job spec, what the spec reads (bronze and
+    ingestion quarantine of each table, silver for gold) and writes (silver, gold, their quarantine and quality
+    verdicts: each dataset's directory, where partitions are swapped in through hidden siblings), and the logs."""
+    from mlpipe.config.features import job_spec
+    from mlpipe.lake import LakeLayout
+    from mlpipe.tasks.features import spec_uri
+
+    code = CodeLocation.from_config(cfg)
+    access = S3Access().read(code.main, code.py_files, code.serverless_venv if serverless else code.bootstrap)
+    access.read(spec_uri(LakeLayout.from_config(cfg), ANY))
+    spec = job_spec(cfg, "2000-01-01")   # which tables and datasets; every date has the same
+
+    def dataset_dir(uri: str) -> str:
+        return uri.rstrip("/").rsplit("/", 1)[0] + "/"
+
+    for table in spec["silver"]["tables"]:
+        access.directories(READ, table["bronze_uri"], table["ingest_quarantine_uri"])
+    for table in [*spec["silver"]["tables"], spec["gold"]]:
+        out = table["outputs"]
+        access.directories(REPLACE, dataset_dir(out["partition"]), dataset_dir(out["quarantine"]),
+                           dataset_dir(dataset_dir(out["result"])))
+    access.add(READ + WRITE, _as_prefix(f"{cfg.emr.log_uri}{'serverless/' if serverless else 'clusters/'}"))
+    return access
+
+
 def sagemaker_training_role(cfg: PipelineConfig) -> dict[str, Any]:
     sc = _Scope(cfg)
-    training_root = f"{sc.lake}/training/"
-    st = [
-        _statement("Channels", ["s3:GetObject"], [_objects(training_root),
-                                                  _objects(f"s3://{sc.code.bucket}/training/")]),
-        _statement("Outputs", ["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject", "s3:DeleteObject"],
-                   [_objects(training_root)]),
-        _statement("ListBuckets", ["s3:ListBucket", "s3:GetBucketLocation"],
-                   _buckets(training_root, f"s3://{sc.code.bucket}/")),
-    ]
-    return _doc(st + _kms_use(sc, "Kms") + _vpc_statements(sc) +
+    return _doc(training_access(cfg).statements("S3") + _kms_use(sc, "Kms") + _vpc_statements(sc) +
                 _container_basics(sc, cfg.training.sagemaker.image_uri, "/aws/sagemaker/"))
 
 
 def sagemaker_inference_role(cfg: PipelineConfig) -> dict[str, Any]:
     sc = _Scope(cfg)
-    from mlpipe.tasks.deployment import capture_root
-
-    st = [
-        _statement("ModelArtifacts", ["s3:GetObject"], [_objects(f"{sc.lake}/training/")]),
-        _statement("Capture", ["s3:PutObject"], [_objects(capture_root(cfg))]),
-        _statement("ListBuckets", ["s3:ListBucket", "s3:GetBucketLocation"], _buckets(sc.lake)),
-    ]
-    return _doc(st + _kms_use(sc, "Kms") + _vpc_statements(sc) +
+    return _doc(inference_access(cfg).statements("S3") + _kms_use(sc, "Kms") + _vpc_statements(sc) +
                 _container_basics(sc, cfg.training.sagemaker.image_uri, "/aws/sagemaker/"))
 
 
-def _spark_role(cfg: PipelineConfig) -> dict[str, Any]:
+def _spark_role(cfg: PipelineConfig, serverless: bool) -> dict[str, Any]:
     sc = _Scope(cfg)
-    logs = cfg.emr.log_uri
-    st = [
-        _statement("Code", ["s3:GetObject"], [_objects(f"s3://{sc.code.bucket}/spark_jobs/"),
-                                              f"arn:aws:s3:::{sc.code.bucket}/{sc.code.py_files.rsplit('/', 1)[-1]}",
-                                              _objects(f"s3://{sc.code.bucket}/emr/")]),
-        _statement("LakeReadWrite", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-                   [_objects(sc.lake)]),
-        _statement("IngestedRead", ["s3:GetObject"], [_objects(u) for u in sc.raw_prefixes()]),
-        _statement("Logs", ["s3:PutObject", "s3:GetObject"], [_objects(logs)]),
-        _statement("ListBuckets", ["s3:ListBucket", "s3:GetBucketLocation"],
-                   _buckets(sc.lake, logs, f"s3://{sc.code.bucket}/", *sc.raw_prefixes())),
-    ]
-    return _doc(st + _kms_use(sc, "Kms"))
+    return _doc(spark_access(cfg, serverless).statements("S3") + _kms_use(sc, "Kms"))
 
 
 def policies(cfg: PipelineConfig, environment: str | None = None, bucket: str | None = None) -> dict[str, Any]:
@@ -354,9 +454,9 @@ def policies(cfg: PipelineConfig, environment: str | None = None, bucket: str | 
            "sagemaker-training-role": sagemaker_training_role(cfg),
            "sagemaker-inference-role": sagemaker_inference_role(cfg)}
     if cfg.emr is not None:
-        out["emr-instance-role"] = _spark_role(cfg)
+        out["emr-instance-role"] = _spark_role(cfg, serverless=False)
         if cfg.emr.serverless is not None:
-            out["emr-serverless-execution-role"] = _spark_role(cfg)
+            out["emr-serverless-execution-role"] = _spark_role(cfg, serverless=True)
     return out
 
 

@@ -18,6 +18,7 @@ from provider_requests import (  # noqa: E402
     CLUSTER_ID,
     DS,
     FOLLOW_UP_CALLS,
+    LAKE,
     PACKAGE_ARN,
     TUNING_NAME,
     load_dags,
@@ -192,7 +193,7 @@ def test_resources_are_the_configured_ones(docs):
     assert allowed(mwaa, "kms:GenerateDataKey", "arn:aws:kms:us-east-1:123456789012:key/1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901")
     assert not allowed(mwaa, "kms:Decrypt", "arn:aws:kms:us-east-1:123456789012:key/other")
     assert allowed(docs["sagemaker-training-role"], "s3:PutObject",
-                   f"arn:aws:s3:::{LAKE_BUCKET}/lake/training/g/dt={DS}/tuning/checkpoints/x")
+                   f"arn:aws:s3:::{LAKE_BUCKET}/lake/training/mlpipe-churn-dev/dt={DS}/tuning/checkpoints/x")
     assert not allowed(docs["sagemaker-inference-role"], "s3:PutObject",
                        f"arn:aws:s3:::{LAKE_BUCKET}/lake/gold/x"), "the endpoint writes only its capture"
 
@@ -226,3 +227,269 @@ def test_the_cli_writes_one_file_per_role(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "emr-instance-role.json", "emr-serverless-execution-role.json", "mwaa-execution-role.json",
         "sagemaker-inference-role.json", "sagemaker-training-role.json"]
+
+
+# ---- every job role: exactly the S3 objects its jobs read and write ----------------------------------------------
+#
+# What each job touches is read off the requests the DAGs send (rendered for DS, both EMR modes) and, for the
+# Spark steps, off the job spec they run with (mlpipe.config.features.job_spec, what write_spec writes) and the
+# workload's own layout rules (spark_jobs.spec.outputs, spark_jobs.fs.LakeFS.sibling); then every S3 action on
+# every key any job of any role touches, plus keys elsewhere in the lake and in other buckets, is evaluated
+# against each role's policy: allowed exactly when a job of that role needs it.
+
+S3_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload")
+GET, PUT, DEL = ("s3:GetObject",), ("s3:PutObject", "s3:AbortMultipartUpload"), ("s3:DeleteObject",)
+ROLE_DOCS = {  # config attribute -> the policy file of that role (README "Roles and the generated IAM policy")
+    "training.sagemaker.role_arn": "sagemaker-training-role",
+    "deployment.execution_role_arn": "sagemaker-inference-role",
+    "emr.cluster.job_flow_role": "emr-instance-role",
+    "emr.serverless.execution_role_arn": "emr-serverless-execution-role",
+}
+
+
+def iam_match(pattern: str, value: str, ignore_case: bool = False) -> bool:
+    """IAM's wildcards: ``*`` any run of characters (``/`` included), ``?`` one character."""
+    import re
+
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.IGNORECASE if ignore_case else 0) is not None
+
+
+def conditions_hold(condition: dict[str, Any], context: dict[str, str]) -> bool:
+    """StringEquals / StringLike on the request context; a key the context lacks fails the condition."""
+    for operator, tests in condition.items():
+        for key, wanted in tests.items():
+            wanted = [wanted] if isinstance(wanted, str) else wanted
+            if key not in context:
+                return False
+            if operator == "StringLike" and not any(iam_match(w, context[key]) for w in wanted):
+                return False
+            if operator == "StringEquals" and context[key] not in wanted:
+                return False
+            if operator not in ("StringLike", "StringEquals"):
+                raise AssertionError(f"the evaluator does not know {operator}")
+    return True
+
+
+def evaluates_allow(doc: dict[str, Any], action: str, resource: str, **context: str) -> bool:
+    """A small IAM evaluator for identity policies of Allow statements (the generated ones have no Deny)."""
+    for st in doc["Statement"]:
+        assert st["Effect"] == "Allow" and "NotAction" not in st and "NotResource" not in st
+        if not any(iam_match(a, action, ignore_case=True) for a in st["Action"]):
+            continue
+        resources = [st["Resource"]] if isinstance(st["Resource"], str) else st["Resource"]
+        if any(iam_match(r, resource) for r in resources) and conditions_hold(st.get("Condition", {}), context):
+            return True
+    return False
+
+
+def test_the_evaluator():
+    doc = {"Statement": [
+        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::b/p/dt=*/x/*"]},
+        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": ["arn:aws:s3:::b"],
+         "Condition": {"StringLike": {"s3:prefix": ["p/dt=*/x/*"]}}}]}
+    assert evaluates_allow(doc, "s3:getobject", "arn:aws:s3:::b/p/dt=2026-11-01/x/part-0")
+    assert not evaluates_allow(doc, "s3:GetObject", "arn:aws:s3:::b/p/dt=2026-11-01/y/part-0")
+    assert not evaluates_allow(doc, "s3:PutObject", "arn:aws:s3:::b/p/dt=2026-11-01/x/part-0")
+    assert evaluates_allow(doc, "s3:ListBucket", "arn:aws:s3:::b", **{"s3:prefix": "p/dt=1/x/"})
+    assert not evaluates_allow(doc, "s3:ListBucket", "arn:aws:s3:::b", **{"s3:prefix": "p/"})
+    assert not evaluates_allow(doc, "s3:ListBucket", "arn:aws:s3:::b"), "no prefix: no listing"
+    assert not iam_match("a?c", "abbc") and iam_match("a?c", "abc") and not iam_match("a.c", "abc")
+
+
+class Uses:
+    """(actions, s3 URI, prefix?) a role's jobs need; a prefix covers every key starting with it."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[tuple[str, ...], str, bool]] = []
+        self.sample_keys: list[str] = []
+
+    def add(self, actions: tuple[str, ...], uri: str, prefix: bool = True, sample: str | None = None) -> None:
+        """``prefix``: S3Prefix semantics (every key starting with ``uri``), else the one key ``uri``."""
+        assert uri.startswith("s3://"), uri
+        self.items.append((actions, uri, prefix))
+        self.sample_keys.append(sample or (f"{uri}part-00000.parquet" if uri.endswith("/") else uri))
+
+    def needs(self, action: str, uri: str) -> bool:
+        return any(action in actions and (uri.startswith(u) if prefix else uri == u) for actions, u, prefix in self.items)
+
+    def samples(self) -> list[str]:
+        """One key per use: an object under a directory prefix, the key (or key prefix) itself otherwise."""
+        return list(self.sample_keys)
+
+
+def _s3_in(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"s3://[^\s\"',#]+", text)
+
+
+def _spark_spec_uses(uses: Uses, cfg: Any, step: str) -> None:
+    """What the Spark step does with the job spec of DS: read bronze (and the ingestion quarantine), for gold the
+    silver partitions it joins; replace each dataset's partition, quarantine and verdict through hidden siblings."""
+    from mlpipe.config.features import job_spec
+    from spark_jobs.fs import LakeFS
+    from spark_jobs.spec import outputs
+
+    spec = job_spec(cfg, DS)
+    tables = spec["silver"]["tables"] if step == "silver" else [spec["gold"]]
+    for table in tables:
+        if step == "silver":
+            uses.add(GET, table["bronze_uri"].rstrip("/") + "/")
+            uses.add(GET, table["ingest_quarantine_uri"].rstrip("/") + "/")
+        else:
+            for name in table["inputs"]:
+                uses.add(GET, outputs(spec, "silver", name)["partition"] + "/")
+        out = outputs(spec, step, table["name"])
+        quality_dir = out["result"].rsplit("/", 1)[0]
+        for final in (out["partition"], out["quarantine"], quality_dir):
+            for kind in ("tmp", "old"):
+                sibling = LakeFS.sibling(None, final, kind)   # the swap's temporaries beside the partition
+                uses.add(GET + PUT + DEL, sibling[:-8], sample=f"{sibling}/part-00000.parquet")  # any uuid
+            uses.add(GET + PUT + DEL, final + "/")
+
+
+def job_uses(monkeypatch) -> dict[str, Uses]:
+    """Policy file -> the S3 uses of the jobs that run with its role, from the rendered requests."""
+    from mlpipe.config import load_config
+
+    monkeypatch.setenv("PIPELINE_ENV", "aws-dev")
+    cfg = load_config()
+    role_of = {}
+    for attr, doc in ROLE_DOCS.items():
+        value: Any = cfg
+        for part in attr.split("."):
+            value = getattr(value, part)
+        role_of[value] = doc
+    out: dict[str, Uses] = {doc: Uses() for doc in ROLE_DOCS.values()}
+    model_roles: dict[str, str] = {}
+    packages: list[str] = []
+    requests = [r for mode in ("transient", "serverless") for dag in load_dags(mode) for task in dag.tasks
+                if provider_class(task) is not None for r in requests_of(render(task))]
+    for _, operation, p in requests:
+        if operation == "CreateModel":
+            model_roles[p["ModelName"]] = role_of[p["ExecutionRoleArn"]]
+    for _, operation, p in requests:
+        if operation == "CreateHyperParameterTuningJob":
+            d = p["TrainingJobDefinition"]
+            u = out[role_of[d["RoleArn"]]]
+            for ch in d["InputDataConfig"]:
+                u.add(GET, ch["DataSource"]["S3DataSource"]["S3Uri"])
+            u.add(PUT, d["OutputDataConfig"]["S3OutputPath"])
+            u.add(GET + PUT, d["CheckpointConfig"]["S3Uri"])
+        elif operation == "CreateProcessingJob":
+            u = out[role_of[p["RoleArn"]]]
+            for i in p["ProcessingInputs"]:
+                u.add(GET, i["S3Input"]["S3Uri"])
+            for o in p["ProcessingOutputConfig"]["Outputs"]:
+                u.add(PUT, o["S3Output"]["S3Uri"])
+        elif operation == "CreateModelPackage":
+            packages += [c["ModelDataUrl"] for c in p["InferenceSpecification"]["Containers"]]
+        elif operation == "CreateEndpointConfig":
+            u = out[model_roles[p["ProductionVariants"][0]["ModelName"]]]
+            u.add(PUT, p["DataCaptureConfig"]["DestinationS3Uri"].rstrip("/") + "/")
+        elif operation == "CreateTransformJob":
+            u = out[model_roles[p["ModelName"]]]
+            u.add(GET, p["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"])
+            u.add(PUT, p["TransformOutput"]["S3OutputPath"])
+        elif operation == "RunJobFlow":
+            u = out[role_of[p["JobFlowRole"]]]
+            for action in p["BootstrapActions"]:
+                u.add(GET, action["ScriptBootstrapAction"]["Path"], prefix=False)
+            u.add(GET + PUT, p["LogUri"])
+        elif operation == "AddJobFlowSteps":   # no runtime role: the steps run as the instance profile
+            u = out[role_of[cfg.emr.cluster.job_flow_role]]
+            for step in p["Steps"]:
+                args = step["HadoopJarStep"]["Args"]
+                for uri in _s3_in(" ".join(args)):
+                    u.add(GET, uri, prefix=False)
+                _spark_spec_uses(u, cfg, args[args.index("--step") + 1])
+        elif operation == "StartJobRun":
+            u = out[role_of[p["executionRoleArn"]]]
+            submit = p["jobDriver"]["sparkSubmit"]
+            for uri in _s3_in(" ".join([submit["entryPoint"], *submit["entryPointArguments"],
+                                        submit["sparkSubmitParameters"]])):
+                u.add(GET, uri, prefix=False)
+            log_uri = p["configurationOverrides"]["monitoringConfiguration"]["s3MonitoringConfiguration"]["logUri"]
+            u.add(GET + PUT, log_uri)
+            args = submit["entryPointArguments"]
+            _spark_spec_uses(u, cfg, args[args.index("--step") + 1])
+    for doc in set(model_roles.values()):
+        for url in packages:   # the model is created from the package ml_training registers
+            out[doc].add(GET, url, prefix=False)
+    return out
+
+
+def _arn(uri: str) -> str:
+    return "arn:aws:s3:::" + uri[len("s3://"):]
+
+
+ELSEWHERE = [  # keys no job role needs: every layer of the lake, another group, the code bucket's other code
+    f"s3://{LAKE_BUCKET}/lake/{layer}/x/dt={DS}/part-00000.parquet"
+    for layer in ("bronze", "silver", "gold", "quality", "quarantine", "manifests", "_specs", "_state", "training",
+                  "predictions", "capture", "registry", "reports", "_staging")
+] + [f"s3://{LAKE_BUCKET}/lake/training/another-group/dt={DS}/train/part-0.parquet",
+     f"s3://{LAKE_BUCKET}/raw/dms/public/customers/LOAD00000001.parquet", f"s3://{LAKE_BUCKET}/other/x",
+     "s3://acme-ml-code-dev/serving/sourcedir.tar.gz", "s3://acme-ml-code-dev/quality/x.yaml",
+     "s3://acme-ml-logs-dev/other/x", "s3://acme-partner-drops-dev/partner/accounts_20261101.csv",
+     "s3://some-other-bucket/x"]
+
+
+@pytest.fixture
+def uses(monkeypatch):
+    return job_uses(monkeypatch)
+
+
+def test_every_job_role_allows_exactly_what_its_jobs_use(docs, uses):
+    probes = sorted({k for u in uses.values() for k in u.samples()} | set(ELSEWHERE))
+    assert len(probes) > 60
+    wrong = []
+    for doc_name, u in uses.items():
+        assert u.items, f"no job of {doc_name} found in the rendered requests"
+        for key in probes:
+            for action in S3_ACTIONS:
+                need, allow = u.needs(action, key), evaluates_allow(docs[doc_name], action, _arn(key))
+                if need != allow:
+                    wrong.append(f"{doc_name}: {action} on {key}: {'needed, not allowed' if need else 'allowed, not needed'}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_every_job_role_lists_only_the_prefixes_it_uses(docs, uses):
+    for doc_name, u in uses.items():
+        for _, uri, _ in u.items:
+            bucket, _, key = uri[len("s3://"):].partition("/")
+            assert evaluates_allow(docs[doc_name], "s3:ListBucket", f"arn:aws:s3:::{bucket}", **{"s3:prefix": key}), \
+                (doc_name, uri)
+        for key_uri in ELSEWHERE:
+            bucket, _, key = key_uri[len("s3://"):].partition("/")
+            prefix = key.rsplit("/", 1)[0] + "/"
+            here = f"s3://{bucket}/{prefix}"
+            if not any(uri.startswith(here) or here.startswith(uri) for _, uri, _ in u.items):
+                assert not evaluates_allow(docs[doc_name], "s3:ListBucket", f"arn:aws:s3:::{bucket}",
+                                           **{"s3:prefix": prefix}), (doc_name, prefix)
+            assert not evaluates_allow(docs[doc_name], "s3:ListBucket", f"arn:aws:s3:::{bucket}"), \
+                f"{doc_name}: a bucket-wide listing of {bucket}"
+
+
+def test_batch_transform_reads_its_staged_input_and_writes_predictions(docs, uses):
+    """The defect: the model's execution role, which batch transform runs with, could neither read the staged
+    input nor write predictions/."""
+    inference = docs["sagemaker-inference-role"]
+    staged = f"{LAKE}/_staging/ml_deployment/scoring/dt={DS}/scoring.jsonl"
+    assert evaluates_allow(inference, "s3:GetObject", _arn(staged))
+    assert evaluates_allow(inference, "s3:PutObject", _arn(f"{LAKE}/predictions/dt={DS}/scoring.jsonl.out"))
+    assert not evaluates_allow(inference, "s3:PutObject", _arn(staged)), "the input is read-only"
+    assert uses["sagemaker-inference-role"].needs("s3:PutObject", f"{LAKE}/predictions/dt={DS}/scoring.jsonl.out")
+
+
+def test_the_code_each_spark_role_reads(docs):
+    code = "s3://acme-ml-code-dev"
+    venv, bootstrap = f"{code}/emr/pyspark_venv.tar.gz", f"{code}/emr/bootstrap/install-python-packages.sh"
+    serverless, instance = docs["emr-serverless-execution-role"], docs["emr-instance-role"]
+    for doc in (serverless, instance):
+        assert evaluates_allow(doc, "s3:GetObject", _arn(f"{code}/spark_jobs/main.py"))
+        assert evaluates_allow(doc, "s3:GetObject", _arn(f"{code}/spark_jobs.zip"))
+    assert evaluates_allow(serverless, "s3:GetObject", _arn(venv))
+    assert evaluates_allow(instance, "s3:GetObject", _arn(bootstrap))
+    assert not evaluates_allow(instance, "s3:GetObject", _arn(venv))
+    assert not evaluates_allow(serverless, "s3:GetObject", _arn(bootstrap))

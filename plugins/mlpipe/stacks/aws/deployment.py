@@ -330,6 +330,11 @@ def find_transform_job(resolved: dict[str, Any], cfg: PipelineConfig | None = No
     return {"name": name, "action": action}
 
 
+def transform_input_prefix(cfg: PipelineConfig, ds: str) -> str:
+    """Where ``prepare_transform_input`` stages the date's scoring rows for the transform job (no trailing /)."""
+    return f"{d.lake(cfg).root}/_staging/{d.DAG_ID}/scoring/dt={ds}"
+
+
 def prepare_transform_input(resolved: dict[str, Any], cfg: PipelineConfig | None = None) -> dict[str, Any]:
     """The scoring rows as JSON lines (ids + features, no label) under ``_staging`` for the transform job."""
     from mlpipe.stacks import get_stack
@@ -338,7 +343,7 @@ def prepare_transform_input(resolved: dict[str, Any], cfg: PipelineConfig | None
     table = d.read_scoring_rows(cfg, resolved["gold_partition"])
     cols = [c for c in table.column_names if c != cfg.training.label]
     lines = "\n".join(json.dumps(r, default=str) for r in table.select(cols).to_pylist())
-    prefix = f"{d.lake(cfg).root}/_staging/{d.DAG_ID}/scoring/dt={resolved['ds']}"
+    prefix = transform_input_prefix(cfg, resolved["ds"])
     storage = get_stack(cfg).storage()
     storage.clear_partition(prefix)
     storage.write_bytes(f"{prefix}/scoring.jsonl", (lines + "\n").encode())
@@ -396,4 +401,4 @@ class AwsDeployment:
 
 
 __all__ = ["AwsDeployment", "approved_package", "endpoint_config_request", "endpoint_request", "find_transform_job",
-           "model_request", "transform_request"]
+           "model_request", "transform_input_prefix", "transform_request"]

@@ -177,6 +177,11 @@ def inference_specification(cfg: PipelineConfig, model_url: str) -> dict[str, An
             "SupportedResponseMIMETypes": sorted(CONTENT_TYPES)}
 
 
+def model_artifact_uri(split_root: str, training_job: str) -> str:
+    """Where SageMaker puts a training job's model: ``<S3OutputPath><job>/output/model.tar.gz``."""
+    return f"{split_root}/tuning/output/{training_job}/output/model.tar.gz"
+
+
 def best(split: dict[str, Any], found: dict[str, str], cfg: PipelineConfig | None = None) -> dict[str, Any]:
     """Task body of ``tune.best``: the tuning job's best training job, its metrics and model artifact."""
     cfg = cfg or load_config()
@@ -186,7 +191,7 @@ def best(split: dict[str, Any], found: dict[str, str], cfg: PipelineConfig | Non
         raise MlPipeError(f"tuning job {found['name']} has no best training job (status "
                           f"{d.get('HyperParameterTuningJobStatus')}); see its training jobs in the console")
     objective = b.get("FinalHyperParameterTuningJobObjectiveMetric") or {}
-    model_uri = f"{split['root']}/tuning/output/{b['TrainingJobName']}/output/model.tar.gz"
+    model_uri = model_artifact_uri(split["root"], b["TrainingJobName"])
     return {"name": found["name"], "objective_metric": objective.get("MetricName"),
             "best": {"name": b["TrainingJobName"], "objective": objective.get("Value"),
                      "metrics": {objective["MetricName"]: objective["Value"]} if objective else {},
@@ -408,5 +413,5 @@ def _approval(auto: bool) -> Any:
 
 
 __all__ = ["SERVING_PROGRAM", "SERVING_SUBMIT_DIRECTORY", "AwsTraining", "decide_attempt", "find_job",
-           "inference_specification", "processing_config", "serving_environment", "tuning_config"]
+           "inference_specification", "model_artifact_uri", "processing_config", "serving_environment", "tuning_config"]
 
