@@ -14,7 +14,10 @@ One document per role:
   ``emr-serverless-execution-role`` (``emr.serverless.execution_role_arn``): the Spark jobs.
   The EMR service role (``emr.cluster.service_role``) keeps AWS's managed ``AmazonEMRServicePolicy_v2``.
 
-Resources are the configured buckets and prefixes, the KMS key, the job-name prefixes (:mod:`mlpipe.naming`),
+The job roles' S3 scopes (:func:`training_access`, :func:`inference_access`, :func:`spark_access`) are read off the
+same request builders the DAGs use (tuning, processing, transform, the EMR steps and the job spec), with ``*`` for
+the date and the job names: each prefix gets only the actions its jobs need, ListBucket only with an ``s3:prefix``
+condition. Resources are the configured buckets and prefixes, the KMS key, the job-name prefixes (:mod:`mlpipe.naming`),
 the model package group and the endpoint. ``iam:PassRole`` names only the configured roles, each with an
 ``iam:PassedToService`` condition. ``"Resource": "*"`` appears only for the actions in :data:`NO_RESOURCE_LEVEL`
 (they support no resource-level permissions), each with its reason.
@@ -338,13 +341,16 @@ class S3Access:
         by_actions: dict[tuple[str, ...], list[str]] = {}
         for uri, actions in self.grants.items():
             by_actions.setdefault(tuple(sorted(actions)), []).append(_object_arn(uri))
-        out = [_statement(f"{sid}{i}", list(actions), arns) for i, (actions, arns) in enumerate(sorted(by_actions.items()))]
+        names = {tuple(sorted(READ)): "Read", tuple(sorted(WRITE)): "Write", tuple(sorted(READ + WRITE)): "ReadWrite",
+                 tuple(sorted(REPLACE)): "Replace"}
+        out = [_statement(f"{sid}{names.get(actions, 'Use')}", list(actions), arns)
+               for actions, arns in sorted(by_actions.items())]
         buckets: dict[str, set[str]] = {}
         for uri in self.grants:
             bucket, key = _s3(uri)
             buckets.setdefault(bucket, set()).add(key + ("/*" if uri.endswith("/") else "*"))
         for i, (bucket, prefixes) in enumerate(sorted(buckets.items())):
-            out.append(_statement(f"{sid}List{i}", ["s3:ListBucket"], [f"arn:aws:s3:::{bucket}"],
+            out.append(_statement(f"{sid}List{i + 1}", ["s3:ListBucket"], [f"arn:aws:s3:::{bucket}"],
                                   StringLike={"s3:prefix": sorted(prefixes)}))
         out.append(_statement(f"{sid}Location", ["s3:GetBucketLocation"], [f"arn:aws:s3:::{b}" for b in buckets]))
         return out
