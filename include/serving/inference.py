@@ -50,14 +50,16 @@ Responses: ``application/json`` (the default for ``Accept: */*`` or none) is
 float32 output.
 
 Every client mistake raises an ``InferenceError`` subclass carrying the HTTP status (400, 406, 413, 415)
-and a message that says exactly what is wrong and where (row, column, feature name). In the SageMaker
-container these derive from ``sagemaker_inference``'s ``BaseInferenceToolkitError``, so the container
-answers with that status too instead of a 500.
+and a message that says exactly what is wrong and where (row, column, feature name). The local endpoint
+answers it with that status and ``{"error", "status", "message"}``; so does the SageMaker container, through
+``serving.sagemaker_entry``'s ``transform_fn`` (the XGBoost image's ``sagemaker_containers`` would turn an
+exception from ``input_fn``/``predict_fn``/``output_fn`` into a 500). Where ``sagemaker_inference`` is
+installed the errors also derive from its ``BaseInferenceToolkitError`` (the multi-model server's toolkit).
 
-This module is self-contained on purpose: SageMaker copies ``include/serving`` to ``/opt/ml/code`` and
-imports ``inference`` as a top-level module, so it has no sibling imports and depends only on numpy and
-xgboost (both in the container); it keeps to Python 3.8 syntax like the training job. It never imports
-Airflow or mlpipe.
+``model.tar.gz`` carries this module as ``code/serving/inference.py`` beside the container's entry module
+``code/inference.py`` (``include/training/model_code.py``). It has no sibling imports and depends only on
+numpy and xgboost (both in the container); it keeps to Python 3.8 syntax like the training job. It never
+imports Airflow or mlpipe.
 """
 
 from __future__ import annotations
@@ -108,6 +110,9 @@ _TYPE_ALIASES = {
 }
 _BOOL_WORDS = {"true": 1.0, "false": 0.0}
 _MAX_SHOWN = 5  # names listed in one message
+# The SageMaker container (sagemaker_containers' Request.content) hands a text/csv or application/json body over
+# decoded as UTF-8 with each undecodable byte replaced by U+FFFD; a text body holding it is refused.
+REPLACEMENT_CHARACTER = "\ufffd"
 
 
 # ---- errors -------------------------------------------------------------------------------------------
@@ -673,6 +678,8 @@ def parse_csv(body: bytes | str) -> Payload:
             raise MalformedPayloadError(f"the CSV body is not valid UTF-8 (byte {exc.start})") from None
     else:
         text = body
+        if REPLACEMENT_CHARACTER in text:
+            raise _replaced("CSV")
     if "\x00" in text:
         raise MalformedPayloadError("the CSV body contains a NUL byte")
     if '"' in text:
@@ -704,7 +711,14 @@ def _reject_constant(name: str) -> float:
     raise MalformedPayloadError(f"JSON contains {name}; send a finite number (or null for a missing value)")
 
 
+def _replaced(kind: str) -> MalformedPayloadError:
+    return MalformedPayloadError(f"the {kind} body is not valid UTF-8: it holds U+FFFD, the character the SageMaker "
+                                 f"container puts in place of bytes that do not decode; send UTF-8")
+
+
 def parse_json(body: bytes | str) -> Payload:
+    if isinstance(body, str) and REPLACEMENT_CHARACTER in body:
+        raise _replaced("JSON")
     try:
         doc = json.loads(body, parse_constant=_reject_constant)
     except InferenceError:
@@ -767,6 +781,12 @@ def input_fn(request_body: bytes | str, request_content_type: str | None) -> Pay
     return parse_request(request_body, request_content_type)
 
 
+def payload_too_large(size: int, limit: int) -> PayloadTooLargeError:
+    """The error for a body of ``size`` bytes over ``limit`` (the local endpoint's early 413 says the same)."""
+    return PayloadTooLargeError(f"the payload is {size} bytes; the limit is {limit} bytes ({limit / 1048576:g} MiB); "
+                                f"split it into smaller requests or use batch transform")
+
+
 def parse_request(body: bytes | str | None, content_type: str | None,
                   max_bytes: int | None = None) -> Payload:
     """``input_fn`` with an explicit payload limit (default: $SAGEMAKER_MAX_REQUEST_SIZE or 6 MiB)."""
@@ -777,8 +797,7 @@ def parse_request(body: bytes | str | None, content_type: str | None,
     size = len(body) if not isinstance(body, str) else len(body.encode("utf-8"))
     limit = max_payload_bytes() if max_bytes is None else max_bytes
     if size > limit:
-        raise PayloadTooLargeError(f"the payload is {size} bytes; the limit is {limit} bytes "
-                                   f"({limit / 1048576:g} MiB); split it into smaller requests or use batch transform")
+        raise payload_too_large(size, limit)
     ct = media_type(content_type)
     if ct not in SUPPORTED_CONTENT_TYPES:
         raise UnsupportedContentTypeError(

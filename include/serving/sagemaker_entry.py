@@ -13,8 +13,14 @@ its own status, so each ``InferenceError`` becomes its 4xx here, with the same J
 sends (``{"error", "status", "message"}``). The image refuses a module that defines both, so this module
 defines only ``model_fn`` and ``transform_fn``. Any other exception is a bug and still a 500.
 
-``sagemaker_containers`` exists only in the container: it is imported when an error response is built, so
-this module also imports (and its success path runs) without it.
+The content type as the client sent it: the Transformer takes a request without one for ``application/json``;
+``transform_fn`` reads the ``Content-Type`` header from the Flask request instead (when there is one), so a
+missing content type is named as the local endpoint names it. (The body of a ``text/csv`` or
+``application/json`` request arrives decoded as UTF-8, undecodable bytes replaced by U+FFFD, which the handler
+refuses; the local endpoint decodes it the same way, ``mlpipe.local.endpoint_app.container_body``.)
+
+``sagemaker_containers`` and Flask exist only in the container: they are imported when a request is served,
+so this module imports, and ``transform_fn`` runs on its arguments, without them.
 """
 
 from __future__ import annotations
@@ -34,10 +40,25 @@ def transform_fn(model: inference.Model, request_body: bytes | str, content_type
                  accept: str | None) -> Any:
     """input_fn -> predict_fn -> output_fn; ``(body, content type)`` on success (the Transformer answers 200),
     a response with the error's own status and message for a request the handler refuses."""
+    request_body, content_type = client_request(request_body, content_type)
     try:
         return inference.invoke(model, request_body, content_type, accept)
     except inference.InferenceError as exc:
         return error_response(exc)
+
+
+def client_request(body: bytes | str, content_type: str | None) -> tuple[bytes | str, str | None]:
+    """The body, and the content type of the Flask request being served (see the module docstring), or the
+    arguments as given outside a request."""
+    try:
+        import flask
+    except ImportError:
+        return body, content_type
+    if not flask.has_request_context():
+        return body, content_type
+    headers = flask.request.headers
+    # sagemaker_containers reads 'ContentType' (what some AWS services send) before 'Content-Type'
+    return body, headers.get("ContentType") or headers.get("Content-Type")
 
 
 def error_body(exc: inference.InferenceError) -> bytes:

@@ -102,6 +102,19 @@ class _TooLarge(Exception):
         self.size = size
 
 
+# sagemaker_containers (the SageMaker XGBoost image's server) decodes these bodies before the handler sees them
+CONTAINER_TEXT_TYPES = ("application/json", "text/csv")
+
+
+def container_body(body: bytes, content_type: str | None) -> bytes | str:
+    """The body as the SageMaker container hands it to the handler: for exactly ``text/csv`` or
+    ``application/json`` (or no content type, which it takes for JSON) decoded as UTF-8 with undecodable bytes
+    replaced (U+FFFD, which the handler refuses), otherwise the bytes. So both stacks answer alike."""
+    if (content_type or "application/json") in CONTAINER_TEXT_TYPES:
+        return body.decode("utf-8", errors="replace")
+    return body
+
+
 def _error_body(status: int, code: str, message: str) -> bytes:
     return json.dumps({"error": code, "status": status, "message": message}).encode()
 
@@ -144,11 +157,12 @@ def create_app(config: EndpointConfig) -> Starlette:
     batcher = _Batcher(model.predict) if config.batching else None
     counts = {"invocations": 0, "errors": 0}
 
-    async def run_handler(body: bytes, content_type: str | None, accept: str | None) -> tuple[int, bytes, str, str]:
+    async def run_handler(body: bytes | str, content_type: str | None, accept: str | None) -> tuple[int, bytes, str, str]:
         """(status, body, content type, error code) of the handler for one request; never raises.
 
         The handler's steps in the container's order: input_fn, predict_fn (validate, then predict: with
         batching, together with the rows of the other requests waiting), output_fn."""
+        body = container_body(body, content_type)
         try:
             if len(body) > INLINE_BODY_BYTES:
                 out, out_type = await run_in_threadpool(invoke, model, body, content_type, accept, limit)
@@ -195,9 +209,9 @@ def create_app(config: EndpointConfig) -> Starlette:
             body = await read_body(request)
         except ClientDisconnect:
             return Response(b"", 499)
-        except _TooLarge as exc:
-            msg = f"the payload is {exc.size} bytes; the limit is {limit} bytes; split it or use batch transform"
-            return Response(_error_body(413, "payload_too_large", msg), 413, media_type="application/json")
+        except _TooLarge as exc:  # the handler's own 413 (the same message), before the whole body is read
+            err = inference.payload_too_large(exc.size, limit)
+            return Response(_error_body(err.status_code, err.code, err.message), 413, media_type="application/json")
         status, out, out_type, code = await run_handler(body, request.headers.get("content-type"),
                                                         request.headers.get("accept"))
         if status != 200:

@@ -26,6 +26,8 @@ from serving.testing import csv_body as csv_rows
 from serving.testing import json_values as json_rows
 from serving.testing import make_model_dir, synthetic_features
 
+from tests.unit.serving import fuzz_payloads
+
 NAME = "churn-test"
 LIMIT = 256 * 1024  # the module endpoint's payload limit (the default is SageMaker's 6 MB)
 ROW = b"1,2,3,0,4,basic"  # a valid row of the test model
@@ -215,31 +217,12 @@ def test_chunked_body_over_the_limit_is_413(http: httpx.Client) -> None:
 
 
 # ---- fuzz: never a 5xx, never a crash -------------------------------------------------------------------
-_token = st.one_of(st.floats().map(repr), st.integers().map(str), st.text(max_size=5),
-                   st.sampled_from(["", "nan", "inf", "true", "1e39", '"', "\x00", "1,2"]))
-_csv = st.lists(st.lists(_token, max_size=7), max_size=5).map(lambda rs: "\n".join(",".join(r) for r in rs).encode())
-_scalar = st.one_of(st.none(), st.booleans(), st.floats(), st.integers(min_value=-(10**400), max_value=10**400),
-                    st.text(max_size=4))
-_value = st.recursive(_scalar, lambda k: st.one_of(st.lists(k, max_size=6), st.dictionaries(st.text(max_size=6), k,
-                                                                                            max_size=6)), max_leaves=25)
-_json = st.one_of(_value, st.fixed_dictionaries({"instances": _value}),
-                  st.lists(st.lists(_scalar, min_size=6, max_size=6), min_size=1, max_size=4)).map(
-    lambda v: json.dumps(v).encode())
-_deep = st.integers(1, 200_000).map(lambda n: b"[" * n + b"]" * (n % 3 == 0) * n)
-_huge = st.integers(LIMIT // 8, LIMIT // 4).flatmap(
-    lambda n: st.sampled_from([(ROW + b"\n") * (n // 15 + 1),
-                               json.dumps({"instances": [[1, 2, 3, 0, 4, "basic"]] * (n // 10)}).encode(),
-                               b"9" * (LIMIT + n)]))
-
-
 def test_fuzzed_requests_never_get_a_5xx_and_the_server_stays_healthy(http: httpx.Client,
                                                                       endpoint: EndpointHandle) -> None:
     @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-    @given(body=st.one_of(st.binary(max_size=300), _csv, _json, _deep, _huge),
+    @given(body=fuzz_payloads.bodies(ROW, [1, 2, 3, 0, 4, "basic"], LIMIT),
            path=st.sampled_from(["/invocations", f"/endpoints/{NAME}/invocations"]),
-           content_type=st.sampled_from(["text/csv", "application/json", "text/csv; charset=utf-8", "application/xml",
-                                         "", "multipart/form-data; boundary=x", "application/octet-stream"]),
-           accept=st.sampled_from([None, "*/*", "text/csv", "application/json", "image/png", ";;;"]))
+           content_type=st.sampled_from(fuzz_payloads.CONTENT_TYPES), accept=st.sampled_from(fuzz_payloads.ACCEPTS))
     def fuzz(body: bytes, path: str, content_type: str, accept: str | None) -> None:
         headers = {"Content-Type": content_type} if content_type else {}
         if accept is not None:
