@@ -9,65 +9,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
-import socket
-import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
-from devtools.airflow_local import AIRFLOW, ROOT, airflow_env, migrate, run_airflow
+from devtools.airflow_local import (
+    airflow_env,
+    migrate,
+    run_airflow,
+    services_env,
+    start_component,
+    stop_component,
+    wait_api_healthy,
+)
 
 FINISHED = {"success", "failed"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def backfill_env(home: Path | None = None) -> dict[str, str]:
-    port = free_port()
-    return airflow_env(home, extra={
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__WORKERS": "1",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-        # SQLite metadata DB: one task at a time avoids lock contention between scheduler and API server.
-        "AIRFLOW__CORE__PARALLELISM": "1",
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-    })
-
-
-def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    log.parent.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen([str(AIRFLOW), *args], env=env, cwd=ROOT, stdout=log.open("wb"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _wait_healthy(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the API server exited (code {proc.returncode}); see {log}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=2):
-                return
-        except OSError:
-            time.sleep(1)
-    raise RuntimeError(f"the API server did not answer on port {port} within {timeout:.0f} s; see {log}")
+    return services_env(home, extra={"AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False"})
 
 
 def backfill_runs(dag_id: str, env: dict[str, str]) -> list[dict[str, str]]:
@@ -84,13 +43,13 @@ def backfill(dag_id: str, start: str, end: str, home: Path | None = None, timeou
     run_airflow(["dags", "reserialize"], env, quiet=True)
     run_airflow(["dags", "unpause", dag_id], env, quiet=True)
     port = int(env["AIRFLOW__API__PORT"])
-    api = _start(["api-server", "--port", str(port), "--host", "127.0.0.1"], env, logs / "api-server.log")
+    api = start_component(["api-server", "--port", str(port), "--host", "127.0.0.1"], env, logs / "api-server.log")
     scheduler = None
     try:
-        _wait_healthy(port, api, logs / "api-server.log")
+        wait_api_healthy(port, api, logs / "api-server.log")
         run_airflow(["backfill", "create", "--dag-id", dag_id, "--from-date", start, "--to-date", end,
                      "--max-active-runs", "1", "--reprocess-behavior", "completed"], env, quiet=True)
-        scheduler = _start(["scheduler"], env, logs / "scheduler.log")
+        scheduler = start_component(["scheduler"], env, logs / "scheduler.log")
         deadline = time.monotonic() + timeout
         while True:
             runs = [r for r in backfill_runs(dag_id, env) if start <= r["logical_date"][:10] <= end]
@@ -104,7 +63,7 @@ def backfill(dag_id: str, start: str, end: str, home: Path | None = None, timeou
     finally:
         for proc in (scheduler, api):
             if proc is not None:
-                _stop(proc)
+                stop_component(proc)
         run_airflow(["dags", "pause", dag_id], env, quiet=True)
 
 
