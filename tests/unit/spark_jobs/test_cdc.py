@@ -37,9 +37,25 @@ def land(root: Path, day: int, name: str, rows: list[tuple]) -> None:
     (part / "_SUCCESS").touch()
 
 
+# the state and counts per ds (tests/runtimes/test_cdc_on_emr_spark.py expects the same on EMR's Spark 3.5)
+EXPECTED = {
+    "2026-11-01": ({1: ("apple", 5), 2: ("pear", 3), 3: ("plum", 7)},
+                   {"rows_in": 4, "rows_out": 4, "rows_quarantined": 0}),
+    "2026-11-02": ({1: ("apple", 4), 3: ("plum", 7), 4: ("kiwi", 1)},
+                   {"rows_in": 7, "rows_out": 7, "rows_quarantined": 0}),
+    "2026-11-03": ({1: ("apple", 4), 2: ("pear", 7), 3: ("plum", 8), 4: ("kiwi", 2)},
+                   {"rows_in": 19, "rows_out": 13, "rows_quarantined": 6}),
+}
+EXPECTED_REASONS = {"2026-11-03": ["bad_change_seq"] * 3 + ["duplicate_key"] * 3}
+
+
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("cdc") / "lake"
+    return build_lake(tmp_path_factory.mktemp("cdc") / "lake")
+
+
+def build_lake(root: Path) -> Path:
+    """Bronze of shop.items for 2026-11-01..04 under ``root`` (see the comments for what each file tests)."""
     # the full load: empty change sequence, and as commit time DMS's transfer time (23:00), later than the
     # change to item 3 committed at 22:00 while the load ran, which DMS applies after it (CDC wins)
     land(root, 1, "LOAD00000001.parquet", [
@@ -101,8 +117,7 @@ def quarantined(spark, lake: Path, ds: str) -> list[tuple[str, str, str]]:
 def test_changes_apply_in_commit_order_with_deletes_out_of_order_files_and_replays(spark, lake: Path):
     [doc] = steps.run_silver(spark, spec_for(lake, "2026-11-03"))
     assert doc["success"], doc["failed"]
-    assert current(spark, doc) == {1: ("apple", 4), 2: ("pear", 7), 3: ("plum", 8), 4: ("kiwi", 2)}
-    assert doc["reconciliation"] == {"rows_in": 19, "rows_out": 13, "rows_quarantined": 6}
+    assert (current(spark, doc), doc["reconciliation"]) == EXPECTED["2026-11-03"]
     found = quarantined(spark, lake, "2026-11-03")
     assert [(code, name) for code, name, _ in found] == [("bad_change_seq", "20261103-130000000.parquet")] * 3 + [
         ("duplicate_key", "20261102-090000000-replay.parquet")] * 3
@@ -113,14 +128,12 @@ def test_changes_apply_in_commit_order_with_deletes_out_of_order_files_and_repla
 
 def test_full_load_rows_come_before_every_change_whatever_their_commit_time(spark, lake: Path):
     [doc] = steps.run_silver(spark, spec_for(lake, "2026-11-01"))
-    assert doc["reconciliation"] == {"rows_in": 4, "rows_out": 4, "rows_quarantined": 0}
-    assert current(spark, doc) == {1: ("apple", 5), 2: ("pear", 3), 3: ("plum", 7)}
+    assert (current(spark, doc), doc["reconciliation"]) == EXPECTED["2026-11-01"]
 
 
 def test_state_as_of_an_earlier_date_ignores_later_partitions(spark, lake: Path):
     [doc] = steps.run_silver(spark, spec_for(lake, "2026-11-02"))
-    assert current(spark, doc) == {1: ("apple", 4), 3: ("plum", 7), 4: ("kiwi", 1)}
-    assert doc["reconciliation"] == {"rows_in": 7, "rows_out": 7, "rows_quarantined": 0}
+    assert (current(spark, doc), doc["reconciliation"]) == EXPECTED["2026-11-02"]
     assert not path(f"file://{lake}/quarantine/silver/items/dt=2026-11-02").exists()
 
 
@@ -130,9 +143,7 @@ def test_the_verdicts_are_the_same_with_ansi_mode_on_and_off(spark, lake: Path, 
     spark.conf.set("spark.sql.ansi.enabled", ansi)
     try:
         [doc] = steps.run_silver(spark, spec_for(lake, "2026-11-03"))
-        assert current(spark, doc) == {1: ("apple", 4), 2: ("pear", 7), 3: ("plum", 8), 4: ("kiwi", 2)}
-        assert doc["reconciliation"] == {"rows_in": 19, "rows_out": 13, "rows_quarantined": 6}
-        assert [c for c, _, _ in quarantined(spark, lake, "2026-11-03")] == ["bad_change_seq"] * 3 + [
-            "duplicate_key"] * 3
+        assert (current(spark, doc), doc["reconciliation"]) == EXPECTED["2026-11-03"]
+        assert [c for c, _, _ in quarantined(spark, lake, "2026-11-03")] == EXPECTED_REASONS["2026-11-03"]
     finally:
         spark.conf.set("spark.sql.ansi.enabled", before)
