@@ -17,7 +17,10 @@ def test_monitoring_dag_is_daily_and_feeds_the_retraining_asset(monkeypatch, env
     ns = runpy.run_path(str(ROOT / "dags" / "ml_monitoring.py"))
     dag, cfg = ns["dag"], ns["cfg"]
     assert dag.dag_id == "ml_monitoring" and set(dag.task_ids) == {"check_drift", "request_retraining"}
-    assert dag.schedule == cfg.schedules.monitoring and cfg.schedules.monitoring in ("@daily", "0 6 * * *")
+    from mlpipe.dagkit import data_interval_schedule  # the day that ended: tests/dags/test_schedules.py
+
+    assert dag.schedule == data_interval_schedule(cfg.schedules.monitoring)
+    assert cfg.schedules.monitoring in ("@daily", "0 6 * * *")
     retrain = dag.get_task("request_retraining")
     assert "check_drift" in retrain.upstream_task_ids
     (outlet,) = retrain.outlets
