@@ -431,7 +431,7 @@ def spark_access(cfg: PipelineConfig, serverless: bool) -> S3Access:
         out = table["outputs"]
         access.directories(REPLACE, dataset_dir(out["partition"]), dataset_dir(out["quarantine"]),
                            dataset_dir(dataset_dir(out["result"])))
-    access.add(READ + WRITE, _as_prefix(f"{cfg.emr.log_uri}{'serverless/' if serverless else 'clusters/'}"))
+    access.write(_as_prefix(f"{cfg.emr.log_uri}{'serverless/' if serverless else 'clusters/'}"))   # pushed, never read
     return access
 
 

@@ -396,7 +396,7 @@ def job_uses(monkeypatch) -> dict[str, Uses]:
             u = out[role_of[p["JobFlowRole"]]]
             for action in p["BootstrapActions"]:
                 u.add(GET, action["ScriptBootstrapAction"]["Path"], prefix=False)
-            u.add(GET + PUT, p["LogUri"])
+            u.add(PUT, p["LogUri"])
         elif operation == "AddJobFlowSteps":   # no runtime role: the steps run as the instance profile
             u = out[role_of[cfg.emr.cluster.job_flow_role]]
             for step in p["Steps"]:
@@ -411,7 +411,7 @@ def job_uses(monkeypatch) -> dict[str, Uses]:
                                         submit["sparkSubmitParameters"]])):
                 u.add(GET, uri, prefix=False)
             log_uri = p["configurationOverrides"]["monitoringConfiguration"]["s3MonitoringConfiguration"]["logUri"]
-            u.add(GET + PUT, log_uri)
+            u.add(PUT, log_uri)
             args = submit["entryPointArguments"]
             _spark_spec_uses(u, cfg, args[args.index("--step") + 1])
     for doc in set(model_roles.values()):
