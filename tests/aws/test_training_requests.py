@@ -73,6 +73,11 @@ def test_processing_job_request(dag):
     assert app["ContainerEntrypoint"][-1].endswith("evaluate.py") and "--champion-auc=0.81" in app["ContainerArguments"]
     assert not any("{{" in a or "{%" in a for a in app["ContainerArguments"])
     assert op.config["NetworkConfig"]["EnableNetworkIsolation"] and op.config["ProcessingOutputConfig"]["KmsKeyId"]
+    # ml.m5 (EBS): the volume takes the configured key; the type is one the table accepts for processing
+    from mlpipe.config.instances import PROCESSING, check_instance_type
+
+    cluster = op.config["ProcessingResources"]["ClusterConfig"]
+    assert check_instance_type(cluster["InstanceType"], PROCESSING) and cluster["VolumeKmsKeyId"].startswith("arn:aws:kms:")
 
 
 def model_package_request(dag) -> dict[str, Any]:
