@@ -70,6 +70,7 @@ import json
 import logging
 import math
 import os
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -113,6 +114,8 @@ _MAX_SHOWN = 5  # names listed in one message
 # The SageMaker container (sagemaker_containers' Request.content) hands a text/csv or application/json body over
 # decoded as UTF-8 with each undecodable byte replaced by U+FFFD; a text body holding it is refused.
 REPLACEMENT_CHARACTER = "\ufffd"
+# Deepest JSON nesting accepted (a request needs 3: {"instances": [[...]]}); checked before parsing.
+MAX_JSON_DEPTH = 64
 
 
 # ---- errors -------------------------------------------------------------------------------------------
@@ -716,15 +719,55 @@ def _replaced(kind: str) -> MalformedPayloadError:
                                  f"container puts in place of bytes that do not decode; send UTF-8")
 
 
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_BRACKET_STEP = np.zeros(256, np.int8)
+_BRACKET_STEP[[ord("["), ord("{")]] = 1
+_BRACKET_STEP[[ord("]"), ord("}")]] = -1
+
+
+def json_too_deep(body: bytes | str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether brackets nest more than ``limit`` levels outside strings, decided before parsing: the depth at
+    which ``json.loads`` gives up depends on the caller's stack (a gunicorn/gevent worker's is deeper), so
+    without this the same body could be "malformed" on one server and "nested too deeply" on another."""
+    raw = body.encode("utf-8", errors="surrogatepass") if isinstance(body, str) else bytes(body)
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    if b"\\" in raw:  # escaped quotes: walk the strings and brackets
+        depth = 0
+        for m in _JSON_TOKEN.finditer(raw):
+            token = m.group()
+            if token in (b"[", b"{"):
+                depth += 1
+                if depth > limit:
+                    return True
+            elif token in (b"]", b"}"):
+                depth -= 1
+        return False
+    a = np.frombuffer(raw, dtype=np.uint8)
+    step = _BRACKET_STEP[a]
+    if int(np.cumsum(step, dtype=np.int32).max()) <= limit:   # brackets in strings counted too: a bound
+        return False
+    quotes = np.flatnonzero(a == 34)
+    if len(quotes):  # no step between a string's quotes (quotes[0]..quotes[1], quotes[2]..quotes[3], ...)
+        inside = np.zeros(len(a) + 1, np.int8)
+        inside[quotes[0::2]] += 1
+        inside[quotes[1::2]] -= 1
+        step = np.where(np.cumsum(inside[:-1], dtype=np.int8) > 0, 0, step)
+    return bool(np.cumsum(step, dtype=np.int32).max() > limit)
+
+
 def parse_json(body: bytes | str) -> Payload:
     if isinstance(body, str) and REPLACEMENT_CHARACTER in body:
         raise _replaced("JSON")
+    too_deep = f"the JSON body is nested too deeply (more than {MAX_JSON_DEPTH} levels)"
+    if json_too_deep(body):
+        raise MalformedPayloadError(too_deep)
     try:
         doc = json.loads(body, parse_constant=_reject_constant)
     except InferenceError:
         raise
     except RecursionError:
-        raise MalformedPayloadError("the JSON body is nested too deeply") from None
+        raise MalformedPayloadError(too_deep) from None
     except (ValueError, TypeError) as exc:  # JSONDecodeError, UnicodeDecodeError, int digit limit
         raise MalformedPayloadError(f"malformed JSON: {_clip(str(exc), 160)}") from None
     single = False

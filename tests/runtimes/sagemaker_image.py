@@ -43,6 +43,7 @@ SERVING_MODULE = "sagemaker_xgboost_container.serving:main"
 
 def layered_venv(runtime_python: Path, dest: Path) -> Path:
     """A virtualenv that sees the runtime venv's packages and takes script mode's ``pip install`` itself."""
+    dest = Path(dest).resolve()
     site = subprocess.run([str(runtime_python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           check=True, capture_output=True, text=True).stdout.strip()
     subprocess.run([str(runtime_python), "-m", "venv", "--without-pip", str(dest)], check=True)

@@ -368,3 +368,58 @@ def test_batch_transform_input_is_scored_line_by_line(cfg, data, clients, model_
         assert r.status_code == 200, (line, r.text[:300])
         want = scores(inference.invoke(model, line.encode(), headers["Content-Type"], headers["Accept"])[0])
         np.testing.assert_allclose(scores(r.content), want, rtol=0, atol=1e-6)
+
+
+# ---- across xgboost versions ---------------------------------------------------------------------------------
+SCORE_IN_IMAGE = """
+import sys
+import numpy as np
+from training import data, evaluate
+booster, schema, _ = evaluate.load_model(sys.argv[1])
+frame = data.read_channel(sys.argv[2])
+np.save(sys.argv[3], evaluate.predict(booster, data.encode(frame, schema)))
+print(__import__("xgboost").__version__)
+"""
+
+
+def test_the_containers_model_scores_the_same_under_xgboost_3_4_1(tmp_path, image_python, trained, data):
+    """The model trained in the container (xgboost 3.0.5) and the rows it scores there, against monitoring's
+    scoring on the MWAA workers and the local handler (xgboost 3.4.1 here): the same scores within 1e-6."""
+    import xgboost as xgb
+    from mlpipe.tasks import monitoring
+    from serving import inference
+    from training import data as training_data
+
+    out = tmp_path / "image.npy"
+    proc = subprocess.run([str(image_python), "-c", SCORE_IN_IMAGE, str(trained.model_dir), str(data["test"]), str(out)],
+                          env={**os.environ, "PYTHONPATH": str(image.ROOT / "include")}, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "3.0.5" and xgb.__version__ == "3.4.1"
+    in_image = np.load(out)
+    frame = training_data.read_channel(str(data["test"]))
+    on_workers = np.asarray(monitoring.score(str(trained.model_dir), frame))
+    assert len(in_image) == len(frame) > 100 and in_image.std() > 0.01
+    np.testing.assert_allclose(on_workers, in_image, rtol=0, atol=1e-6)
+    # the local endpoint's handler on the same rows, sent as JSON records
+    model = inference.load_model(str(trained.model_dir))
+    names = model.schema.names
+    records = [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items() if k in names}
+               for r in frame[names].astype(object).to_dict("records")]
+    body, _ = inference.invoke(model, json.dumps({"instances": records}), "application/json", "application/json")
+    np.testing.assert_allclose(scores(body), in_image, rtol=0, atol=1e-6)
+
+
+def test_the_handlers_own_functions_as_the_program_would_answer_500(image_python, model_tar, tmp_path):
+    """The control: with code/serving/inference.py itself as SAGEMAKER_PROGRAM (input_fn, predict_fn,
+    output_fn), the image answers each malformed payload with a 500, the defect code/inference.py exists for.
+    So the tests above can tell a broken handler from a working one."""
+    python = image.layered_venv(image_python, tmp_path / "venv")
+    ep = image.start_endpoint(python, tmp_path / "opt" / "ml", model_tar,
+                              {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code/serving"})
+    try:
+        with httpx.Client(base_url=ep.url, timeout=60) as c:
+            for body, content_type in ((b"1,2,3", "text/csv"), (b"{", "application/json"), (b"1", "text/plain")):
+                assert c.post("/invocations", content=body, headers={"Content-Type": content_type}).status_code == 500
+    finally:
+        ep.stop()

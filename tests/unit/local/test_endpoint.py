@@ -196,6 +196,9 @@ def test_container_contract_ping_and_invocations(http: httpx.Client, booster) ->
     (b"1,2,3", {"Content-Type": "text/csv"}, 400, "feature_count", "has 3 values"),
     (b"{", {"Content-Type": "application/json"}, 400, "malformed_payload", "malformed JSON"),
     (b"", {"Content-Type": "text/csv"}, 400, "empty_body", "empty"),
+    # text/csv and application/json arrive decoded as sagemaker_containers decodes them (bad bytes: U+FFFD)
+    (b"\xff,2,3,0,4,basic", {"Content-Type": "text/csv"}, 400, "malformed_payload", "U+FFFD"),
+    (b"\xff,2,3,0,4,basic", {"Content-Type": "text/csv; charset=utf-8"}, 400, "malformed_payload", "not valid UTF-8"),
     (ROW, {"Content-Type": "text/plain"}, 415, "unsupported_content_type", "'text/plain'"),
     (ROW, {"Content-Type": "text/csv", "Accept": "image/png"}, 406, "unsupported_accept", "image/png"),
     (b"9" * (LIMIT + 1), {"Content-Type": "text/csv"}, 413, "payload_too_large", f"the limit is {LIMIT} bytes"),

@@ -322,9 +322,27 @@ def test_inference_py_imports_as_a_top_level_module_and_uses_the_toolkit_error(m
 
 
 def test_inference_py_depends_only_on_the_container() -> None:
-    allowed = {"__future__", "csv", "ctypes", "json", "logging", "math", "os", "threading", "dataclasses", "collections.abc",
+    allowed = {"__future__", "csv", "ctypes", "json", "logging", "math", "os", "re", "threading", "dataclasses", "collections.abc",
                "pathlib", "typing", "numpy", "xgboost", "xgboost.core", "sagemaker_inference.errors"}
     tree = ast.parse(INFERENCE_PY.read_text())
     imported = {n.name for node in ast.walk(tree) if isinstance(node, ast.Import) for n in node.names}
     imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     assert imported <= allowed, imported - allowed
+
+
+@pytest.mark.parametrize(("body", "deep"), [
+    (b"[" * 64, False), (b"[" * 65, True), (b"[1," * 65, True), (b'{"a": ' * 65, True),
+    (b'["' + b"[" * 100 + b'"]', False),                      # brackets inside a string do not nest
+    (b'["\\"' + b"[" * 100 + b'"]', False),                   # nor after an escaped quote
+    (b'["\\\\"' + b"[" * 100, True),                          # an escaped backslash ends the string
+    (b'{"instances": [' + b"[1, 2]," * 1000 + b"[3, 4]]}", False),
+])
+def test_json_depth_is_decided_before_parsing(body, deep) -> None:
+    """The nesting limit is checked before json.loads, whose own limit depends on the caller's stack: in the
+    SageMaker container's gevent worker a body 865 levels deep hit it, on the local endpoint it did not, so the
+    two answered the same body with different messages."""
+    assert inference.json_too_deep(body) is deep
+    assert inference.json_too_deep(body.decode("utf-8")) is deep
+    if deep:
+        with pytest.raises(MalformedPayloadError, match="nested too deeply"):
+            inference.parse_json(body)
