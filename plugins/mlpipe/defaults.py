@@ -56,8 +56,12 @@ AWS_CONN_ID = "aws_default"
 
 # ---- Features on the aws stack: EMR (transient cluster or Serverless) and the Athena/Glue catalog ----------
 EMR_MODE = "transient"
-# EMR 7.x runs Spark 3.5 (Python 3.9+ on the nodes): the spark_jobs must not need Spark 4 APIs on EMR.
+# EMR 7.x runs Spark 3.5 (3.5.5 on emr-7.9.0): the spark_jobs must not need Spark 4 APIs on EMR. Its nodes have
+# Python 3.9 (/usr/bin/python3, too old for great-expectations 1.24.1) and, from emr-7.1.0 on, 3.11: PySpark runs
+# on 3.11 (spark-env and spark-defaults of the cluster; the bootstrap action installs into it).
 EMR_RELEASE_LABEL = "emr-7.9.0"
+EMR_MIN_RELEASE = (7, 1, 0)        # the first 7.x with Python 3.11
+EMR_PYSPARK_PYTHON = "/usr/bin/python3.11"
 EMR_SERVICE_ROLE = "EMR_DefaultRole_V2"
 EMR_JOB_FLOW_ROLE = "EMR_EC2_DefaultRole"
 EMR_PRIMARY_INSTANCE_TYPES = ("m7g.xlarge", "m6g.xlarge", "m5.xlarge")
@@ -71,8 +75,10 @@ EMR_SPOT_TIMEOUT_ACTION = "SWITCH_TO_ON_DEMAND"
 EMR_EBS_VOLUME_GB = 64
 # Backstop against a leaked cluster (e.g. the Airflow worker died before the terminate task ran).
 EMR_IDLE_TIMEOUT_MINUTES = 60
-# Python packages the bootstrap action installs on every node (the spark_jobs' gate uses GX).
-EMR_PYTHON_PACKAGES = ("great-expectations==1.24.1",)
+# Python packages the bootstrap action installs on every node with python3.11 -m pip, and the EMR Serverless
+# virtualenv holds (the spark_jobs' gate uses GX; pandas and numpy pinned so every node computes alike);
+# runtimes/emr/requirements.txt lists exactly these beside pyspark (tests/runtimes/test_emr_parity.py).
+EMR_PYTHON_PACKAGES = ("great-expectations==1.24.1", "pandas==2.2.3", "numpy==1.26.4")
 # One Spark step (silver or gold): how long it may run, and how often Airflow polls it (deferred).
 EMR_STEP_TIMEOUT_MINUTES = 180
 EMR_STEP_POLL_SECONDS = 60

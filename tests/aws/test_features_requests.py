@@ -168,7 +168,15 @@ def test_transient_cluster_requests_are_valid_and_complete(monkeypatch):
     (bootstrap,) = request["BootstrapActions"]
     assert bootstrap["ScriptBootstrapAction"] == {
         "Path": "s3://acme-ml-code-dev/emr/bootstrap/install-python-packages.sh",
-        "Args": ["great-expectations==1.24.1"]}
+        "Args": ["--python", "/usr/bin/python3.11", "great-expectations==1.24.1", "pandas==2.2.3", "numpy==1.26.4"]}
+    # PySpark on EMR 7's Python 3.11 (its /usr/bin/python3 is 3.9): every Spark process, the driver included
+    configurations = {c["Classification"]: c for c in request["Configurations"]}
+    (export,) = configurations["spark-env"]["Configurations"]
+    assert export == {"Classification": "export", "Properties": {"PYSPARK_PYTHON": "/usr/bin/python3.11",
+                                                                 "PYSPARK_DRIVER_PYTHON": "/usr/bin/python3.11"}}
+    spark_defaults = configurations["spark-defaults"]["Properties"]
+    assert spark_defaults["spark.pyspark.python"] == spark_defaults["spark.pyspark.driver.python"] == \
+        "/usr/bin/python3.11"
     assert request["AutoTerminationPolicy"] == {"IdleTimeout": 3600}
     assert create.deferrable and create.wait_for_completion and create.terminate_job_flow_on_failure
     assert create.aws_conn_id == "aws_default" and create.region_name == "us-east-1"
@@ -267,6 +275,10 @@ def test_serverless_job_runs_are_valid_with_a_stable_token(monkeypatch):
         assert "--py-files s3://acme-ml-code-dev/spark_jobs.zip" in driver["sparkSubmitParameters"]
         assert "spark.archives=s3://acme-ml-code-dev/emr/pyspark_venv.tar.gz#environment" in \
             driver["sparkSubmitParameters"]
+        # the driver and the executors run the packed virtualenv's Python (3.11, with GX), not the image's 3.9
+        for key in ("spark.emr-serverless.driverEnv.PYSPARK_PYTHON", "spark.emr-serverless.driverEnv."
+                    "PYSPARK_DRIVER_PYTHON", "spark.executorEnv.PYSPARK_PYTHON"):
+            assert f"--conf {key}=./environment/bin/python" in driver["sparkSubmitParameters"], key
         logs = request["configurationOverrides"]["monitoringConfiguration"]["s3MonitoringConfiguration"]
         assert logs["logUri"].startswith("s3://acme-ml-logs-dev/emr/") and logs["encryptionKeyArn"]
         assert request["executionTimeoutMinutes"] == 150

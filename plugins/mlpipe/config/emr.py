@@ -135,7 +135,8 @@ class AthenaConfig(StrictModel):
 
 class EmrConfig(StrictModel):
     mode: Literal["transient", "serverless"] = defaults.EMR_MODE
-    release_label: str = Field(defaults.EMR_RELEASE_LABEL, pattern=r"^emr-\d+\.\d+\.\d+$")
+    release_label: str = Field(defaults.EMR_RELEASE_LABEL, pattern=r"^emr-\d+\.\d+\.\d+$",
+                               description="an EMR 7.x release from emr-7.1.0 on (Spark 3.5, Python 3.11)")
     log_uri: S3Prefix = Field(description="s3:// prefix for cluster, step and job-run logs")
     step_timeout_minutes: int = Field(defaults.EMR_STEP_TIMEOUT_MINUTES, ge=5, le=7 * 24 * 60,
                                       description="how long one Spark step (silver or gold) may run")
@@ -145,6 +146,20 @@ class EmrConfig(StrictModel):
     cluster: ClusterConfig | None = Field(None, validate_default=True)
     serverless: ServerlessConfig | None = Field(None, validate_default=True)
     athena: AthenaConfig = AthenaConfig()
+
+    @field_validator("release_label")
+    @classmethod
+    def _supported_release(cls, value: str) -> str:
+        version = tuple(int(p) for p in value.removeprefix("emr-").split("."))
+        if version[0] != 7 or version < defaults.EMR_MIN_RELEASE:
+            first = "emr-" + ".".join(map(str, defaults.EMR_MIN_RELEASE))
+            raise ValueError(
+                f"must be an EMR 7.x release from {first} on (e.g. {defaults.EMR_RELEASE_LABEL}): the spark_jobs run "
+                f"on Spark 3.5 and Python 3.11 ({defaults.EMR_PYSPARK_PYTHON}), which EMR ships from {first}; "
+                "earlier releases have only Python 3.9, too old for great-expectations 1.24.1, and other major "
+                "versions a different Spark"
+            )
+        return value
 
     @field_validator("spark_conf")
     @classmethod

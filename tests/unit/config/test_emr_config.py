@@ -60,3 +60,17 @@ def test_the_aws_stack_checks_subnets_and_run_length_when_the_dag_is_built():
     assert "aws.subnet_ids: required when emr.mode is 'transient'" in str(err.value)
     assert "dag.dagrun_timeout_minutes (720) is shorter than what ml_features may wait on EMR (845 min" in str(err.value)
     check_fits(load_config("aws-dev", environ={"MLPIPE__AWS__SUBNET_IDS": "[]", "MLPIPE__EMR__MODE": "serverless"}))
+
+
+@pytest.mark.parametrize("label", ["emr-6.15.0", "emr-7.0.0", "emr-8.0.0"])
+def test_the_release_label_must_be_an_emr_7_release_with_python_3_11(label):
+    """EMR 6.x has neither Spark 3.5 nor Python 3.11; emr-7.0.0 only Python 3.9 (too old for GX 1.24.1)."""
+    message = _error(MLPIPE__EMR__RELEASE_LABEL=label)
+    assert ("emr.release_label: must be an EMR 7.x release from emr-7.1.0 on (e.g. emr-7.9.0): the spark_jobs run "
+            "on Spark 3.5 and Python 3.11 (/usr/bin/python3.11)") in message
+    assert f"(got '{label}')" in message
+
+
+@pytest.mark.parametrize("label", ["emr-7.1.0", "emr-7.9.0", "emr-7.12.0"])
+def test_emr_7_releases_with_python_3_11_are_accepted(label):
+    assert load_config("aws-dev", environ={"MLPIPE__EMR__RELEASE_LABEL": label}).emr.release_label == label

@@ -28,7 +28,7 @@ from airflow.providers.amazon.aws.operators.emr import (
 )
 from airflow.sdk.exceptions import AirflowSkipException
 
-from mlpipe import naming
+from mlpipe import defaults, naming
 from mlpipe.config import PipelineConfig
 from mlpipe.stacks.aws.code import CodeLocation
 from mlpipe.tasks.features import DAG_ID, SPEC_TASK_ID, SPEC_URI, xcom_template
@@ -39,7 +39,9 @@ ACTIVE_CLUSTER_STATES = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"]
 IN_FLIGHT_STEP_STATES = ["PENDING", "RUNNING"]
 IN_FLIGHT_JOB_RUN_STATES = {"SUBMITTED", "PENDING", "SCHEDULED", "RUNNING", "QUEUED", "CANCELLING"}
 JOB_RUN_LOOKBACK = dt.timedelta(days=14)
-PYSPARK_PYTHON_EMR = "/usr/bin/python3"
+# EMR 7's /usr/bin/python3 is 3.9; PySpark runs on the release's Python 3.11 (driver and executors alike)
+PYSPARK_PYTHON_EMR = defaults.EMR_PYSPARK_PYTHON
+SERVERLESS_VENV_PYTHON = "./environment/bin/python"  # the packed virtualenv, unpacked as ./environment
 
 
 def templated_name(kind: str, stem: str, cfg_hash: str) -> str:
@@ -116,6 +118,21 @@ def instance_fleets(cfg: PipelineConfig) -> list[dict[str, Any]]:
     return fleets
 
 
+def cluster_configurations(cfg: PipelineConfig) -> list[dict[str, Any]]:
+    """RunJobFlow's Configurations: PySpark on Python 3.11 (spark-env for every Spark process, spark-defaults'
+    spark.pyspark.* for the driver in YARN cluster mode and its executors), UTC, then ``emr.spark_conf``."""
+    python = {"PYSPARK_PYTHON": PYSPARK_PYTHON_EMR, "PYSPARK_DRIVER_PYTHON": PYSPARK_PYTHON_EMR}
+    return [
+        {"Classification": "spark-defaults", "Properties": {
+            "spark.pyspark.python": PYSPARK_PYTHON_EMR,
+            "spark.pyspark.driver.python": PYSPARK_PYTHON_EMR,
+            "spark.sql.session.timeZone": "UTC",
+            **cfg.emr.spark_conf,
+        }},
+        {"Classification": "spark-env", "Configurations": [{"Classification": "export", "Properties": python}]},
+    ]
+
+
 def job_flow_overrides(cfg: PipelineConfig, code: CodeLocation, cfg_hash: str) -> dict[str, Any]:
     """The RunJobFlow request of the transient cluster (emr_conn_id=None: nothing is merged in)."""
     emr, aws, cluster = cfg.emr, cfg.aws, cfg.emr.cluster
@@ -136,15 +153,10 @@ def job_flow_overrides(cfg: PipelineConfig, code: CodeLocation, cfg_hash: str) -
         "Instances": instances,
         "BootstrapActions": [{
             "Name": "install-python-packages",
-            "ScriptBootstrapAction": {"Path": code.bootstrap, "Args": list(cluster.python_packages)},
+            "ScriptBootstrapAction": {"Path": code.bootstrap,
+                                      "Args": ["--python", PYSPARK_PYTHON_EMR, *cluster.python_packages]},
         }],
-        "Configurations": [
-            {"Classification": "spark-defaults", "Properties": {"spark.sql.session.timeZone": "UTC",
-                                                                **emr.spark_conf}},
-            {"Classification": "spark-env", "Configurations": [
-                {"Classification": "export", "Properties": {"PYSPARK_PYTHON": PYSPARK_PYTHON_EMR}},
-            ]},
-        ],
+        "Configurations": cluster_configurations(cfg),
         "ServiceRole": cluster.service_role,
         "JobFlowRole": cluster.job_flow_role,
         "SecurityConfiguration": cluster.security_configuration,
@@ -177,8 +189,9 @@ def spark_step(cfg: PipelineConfig, code: CodeLocation, step: str, cfg_hash: str
 
 
 def serverless_job_driver(cfg: PipelineConfig, code: CodeLocation, step: str) -> dict[str, Any]:
-    """StartJobRun's jobDriver: main.py with the packed virtualenv (GX) of the code bucket."""
-    env_python = "./environment/bin/python"
+    """StartJobRun's jobDriver: main.py on the packed virtualenv of the code bucket (built for Python 3.11, the
+    release's, with emr.cluster.python_packages: GX) as the Python of the driver and the executors."""
+    env_python = SERVERLESS_VENV_PYTHON
     conf = {
         "spark.archives": f"{code.serverless_venv}#environment",
         "spark.emr-serverless.driverEnv.PYSPARK_DRIVER_PYTHON": env_python,
