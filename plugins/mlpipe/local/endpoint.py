@@ -234,10 +234,14 @@ def _log_tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
-def _child_env() -> dict[str, str]:
-    """The endpoint process imports mlpipe (plugins/) and the handler (include/serving)."""
+def _child_env(model_dir: str | Path | None = None) -> dict[str, str]:
+    """The endpoint process imports mlpipe (plugins/) and the handler: the model directory's own ``code/serving``
+    when it has one (what the training job put into model.tar.gz, which the SageMaker endpoint runs), else
+    include/serving (model directories written without the training job, e.g. by serving.testing)."""
     env = dict(os.environ)
     paths = [str(CODE_ROOT / "plugins"), str(CODE_ROOT / "include")]
+    if model_dir is not None and (Path(model_dir) / "code" / "serving" / "inference.py").is_file():
+        paths.insert(0, str((Path(model_dir) / "code").resolve()))
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(paths)
@@ -296,7 +300,7 @@ def start_endpoint(model_dir: str | Path, name: str, port: int | None = None, *,
         log.write(f"--- {dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ} starting {name}/{variant} on {HOST}:{port}\n")
         log.flush()
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                env=_child_env(), cwd=str(CODE_ROOT), start_new_session=True, close_fds=True)
+                                env=_child_env(model_dir), cwd=str(CODE_ROOT), start_new_session=True, close_fds=True)
     _children[proc.pid] = proc
     handle = EndpointHandle(name=name, variant=variant, host=HOST, port=port, pid=proc.pid, pid_file=pid_file,
                             log_file=log_file, model_dir=model_dir, workers=workers,

@@ -379,3 +379,26 @@ def test_cli_serve_status_stop(model_dir: Path, tmp_path: Path) -> None:
     assert _process_gone(handle["pid"]) and ep._group_members(handle["pid"]) == []  # its workers too
     status = cli("status")
     assert status.returncode == 0 and json.loads(status.stdout) == []
+
+
+def test_a_model_dir_with_code_is_served_by_its_own_handler(model_dir: Path, tmp_path: Path) -> None:
+    """A model directory the training job wrote carries the handler in code/ (model.tar.gz's content, what the
+    SageMaker endpoint runs); the local endpoint serves that copy, not include/serving."""
+    import shutil
+
+    own = tmp_path / "model"
+    shutil.copytree(model_dir, own)
+    (own / "code" / "serving").mkdir(parents=True)
+    for name in ("__init__.py", "inference.py"):
+        shutil.copy2(CODE_ROOT / "include" / "serving" / name, own / "code" / "serving" / name)
+    with (own / "code" / "serving" / "inference.py").open("a") as fh:
+        fh.write("\n\ndef parse_json(body):\n    raise MalformedPayloadError('the handler in the model dir')\n")
+    handle = start_endpoint(own, "own-code", run_dir=tmp_path / "run")
+    try:
+        with httpx.Client(base_url=handle.url, timeout=30) as http:
+            r = http.post("/invocations", content=b"[1, 2, 3, 0, 4, \"basic\"]",
+                          headers={"Content-Type": "application/json"})
+            assert r.status_code == 400 and r.json()["message"] == "the handler in the model dir"
+            assert http.post("/invocations", content=ROW, headers={"Content-Type": "text/csv"}).status_code == 200
+    finally:
+        stop_endpoint(handle)
