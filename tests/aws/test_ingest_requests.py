@@ -241,3 +241,17 @@ def test_every_call_of_the_ingest_dag_is_valid_and_encrypted(monkeypatch, moto, 
         op = next(t for t in d.tasks if provider_class(t) and provider_class(t).__name__ == klass)
         known = {(s, o) for s, o, _ in requests_of(render(op))} | set(FOLLOW_UP_CALLS[klass])
         assert seen <= known, f"{klass} also calls {seen - known}: add them to provider_requests.py"
+
+
+def test_a_failed_datasync_execution_fails_the_wait_with_what_to_do(moto, cfg):
+    import boto3
+    from mlpipe.config import load_config
+    from mlpipe.errors import MlPipeError
+    from moto.datasync.models import datasync_backends
+
+    task_arn = load_config().source("clickstream").datasync_task_arn
+    arn = boto3.client("datasync", region_name="us-east-1").start_task_execution(TaskArn=task_arn)["TaskExecutionArn"]
+    datasync_backends["123456789012"]["us-east-1"].task_executions[arn].status = "ERROR"
+    with pytest.raises(MlPipeError, match=r"execution .*exec-.* of source 'clickstream' ended ERROR: nothing was "
+                                          r"promoted.*clear the datasync task"):
+        ingestion.datasync_execution_done("clickstream", {"TaskArn": task_arn, "TaskExecutionArn": arn})
