@@ -1,6 +1,7 @@
 """The inference handler (SageMaker container contract). See ``serving.inference`` for the model directory
-layout, the request and response formats and the errors; ``serving.testing`` builds small model
-directories for tests and benchmarks. Never imports Airflow or mlpipe."""
+layout, the request and response formats and the errors; ``serving.sagemaker_entry`` is the SageMaker XGBoost
+image's entry module (``code/inference.py`` in model.tar.gz, next to this package as ``code/serving/``);
+``serving.testing`` builds small model directories for tests and benchmarks. Never imports Airflow or mlpipe."""
 
 from serving.inference import (
     CSV,
