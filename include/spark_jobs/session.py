@@ -9,8 +9,12 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-# Always on, whatever the spec says: the lake's times are UTC and Parquet timestamps portable (Athena, DuckDB).
+# Always on, whatever the spec says: the lake's times are UTC and Parquet timestamps portable (Athena, DuckDB);
+# ANSI SQL semantics explicitly, on EMR's Spark 3.5 (default off) as on local Spark 4 (default on), so an invalid
+# cast or an overflow fails the step on both instead of turning into null or a wrapped number on one of them
+# (values of the source's records are cast with try_cast: a bad one is quarantined on both).
 FIXED = {
+    "spark.sql.ansi.enabled": "true",
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     "spark.sql.sources.partitionOverwriteMode": "static",

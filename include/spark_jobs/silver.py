@@ -55,6 +55,13 @@ class Classified:
         self.df.unpersist()
 
 
+def try_cast(column: str, type_name: str) -> Column:
+    """``column`` as ``type_name``, null where the value does not fit: the SQL function ``try_cast`` (Spark 3.2+;
+    ``Column.try_cast`` is Spark 4 only), which ignores ``spark.sql.ansi.enabled``, so a bad value is null (and
+    its record quarantined) on EMR's Spark 3.5 and on local Spark 4 alike."""
+    return F.expr(f"try_cast(`{column.replace('`', '``')}` AS {type_name})")
+
+
 def _blank(col: Column) -> Column:
     return col.isNull() | (F.trim(col.cast("string")) == "")
 
@@ -63,8 +70,7 @@ def classify(raw: DataFrame, table: Mapping[str, Any], ds: str) -> Classified:
     """Type the declared columns and give each record its verdict; counts per verdict (one pass, cached)."""
     columns = [(c["name"], c["type"]) for c in table["columns"]]
     key, kind = list(table["key"]), table["kind"]
-    typed = [F.col(n).try_cast(t).alias(n) if t != "string" else F.col(n).cast("string").alias(n)
-             for n, t in columns]
+    typed = [try_cast(n, t).alias(n) if t != "string" else F.col(n).cast("string").alias(n) for n, t in columns]
     meta = [OP, COMMIT_TS, CHANGE_SEQ] if table["format"] == "dms" else []
     df = raw.select(*[F.col(n).alias(f"_src_{n}") for n, _ in columns], *typed, *meta, CORRUPT, RAW, SOURCE_DT,
                     SOURCE_FILE)
