@@ -110,3 +110,17 @@ def test_pip_resolves_requirements_for_python_312_against_the_constraints(tmp_pa
     assert not heavy, f"heavy packages pulled in: {heavy}"
     assert resolved["apache-airflow"] == "3.3.1" and resolved["apache-airflow-providers-amazon"] == reqs[
         "apache-airflow-providers-amazon"]
+
+
+def test_the_image_list_is_mwaas_image_under_its_constraints():
+    """runtimes/mwaa/image.txt (MWAA 3.3.1's bill of materials: the parity venv and the offline bundle's baseline)
+    holds every essential pin at its version and agrees with the constraints wherever they pin a package."""
+    image = pins(ROOT / "runtimes" / "mwaa" / "image.txt")
+    constraints, essential = pins(CONSTRAINTS), pins(ESSENTIAL)
+    assert {n: image[n] for n in essential if n in image} == {n: v for n, v in essential.items() if n in image}
+    assert set(essential) - set(image) == {"gevent"}, "the image installs every essential pin but gevent (its BOM)"
+    assert {n: v for n, v in image.items() if n in constraints and constraints[n] != v} == {}
+    _, reqs = requirements()
+    assert image["apache-airflow-providers-amazon"] == reqs["apache-airflow-providers-amazon"]
+    assert not {"pandas", "numpy", "pyarrow", "scipy", "matplotlib", "xgboost-cpu"} & set(image), \
+        "the image has none of the workers' data packages: requirements.txt installs them"
