@@ -5,10 +5,13 @@ MWAA environments in private subnets cannot reach the constraints URL or the pac
 ``/usr/local/airflow/plugins``) and a requirements.txt with ``--find-links /usr/local/airflow/plugins`` and
 ``--no-index``, its ``--constraint`` a file in the DAG folder instead of the URL.
 
-Which wheels: pip resolves MWAA 3.3.1's image (runtimes/mwaa/image.txt, the image's bill of materials) together with
-requirements.txt under MWAA's constraints for the workers' platform (``pip install --dry-run --report``, nothing is
-installed); every distribution of that resolution the image does not have is downloaded (``pip download --no-deps``).
-Needs the package index once, at build time.
+Which wheels: pip resolves requirements.txt for the workers' platform under MWAA's constraints with MWAA 3.3.1's
+image (runtimes/mwaa/image.txt, the image's bill of materials) as further constraints, so every package the image has
+resolves to the image's version (``pip install --dry-run --report``, nothing is installed); a requirement the image
+already has at that version is left out of the resolution (it is satisfied on the worker as it stands). Every
+distribution of the resolution the image does not have is downloaded (``pip download --no-deps``). A requirement
+that would change the version of a package the image has fails the resolution: the offline bundle adds what the
+image lacks, it does not upgrade the image. Needs the package index once, at build time.
 """
 
 from __future__ import annotations
@@ -61,6 +64,12 @@ def requirement_lines(requirements: Path) -> list[str]:
     return [ln for ln in lines if ln and not ln.startswith("-")]
 
 
+def _in_image(requirement: str, image: dict[str, str]) -> bool:
+    """``name==version`` (extras aside) that the image has installed at that version."""
+    name, _, version = requirement.partition("==")
+    return bool(version) and "[" not in name and image.get(norm(name.strip())) == version.strip()
+
+
 def _target(arch: str) -> list[str]:
     platforms = [arg for tag in MANYLINUX for arg in ("--platform", f"{tag}_{arch}")]
     return ["--only-binary=:all:", *platforms, "--python-version", PYTHON_VERSION, "--implementation", "cp"]
@@ -75,11 +84,14 @@ def _pip(args: list[str]) -> None:
 def needed(requirements: Path, arch: str = ARCH) -> dict[str, str]:
     """``{name: version}`` requirements.txt installs on MWAA beyond its image (resolved for Linux on ``arch``)."""
     image = image_packages()
+    wanted = [ln for ln in requirement_lines(requirements) if not _in_image(ln, image)]
+    if not wanted:
+        return {}
     with tempfile.TemporaryDirectory() as tmp:
         reqs, report = Path(tmp) / "requirements.txt", Path(tmp) / "report.json"
-        reqs.write_text("\n".join(requirement_lines(requirements)) + "\n")
+        reqs.write_text("\n".join(wanted) + "\n")
         _pip(["install", "--dry-run", "--ignore-installed", "--quiet", "--report", str(report), *_target(arch),
-              "-c", str(CONSTRAINTS), "-c", str(ESSENTIAL), "-r", str(IMAGE), "-r", str(reqs)])
+              "-c", str(CONSTRAINTS), "-c", str(ESSENTIAL), "-c", str(IMAGE), "-r", str(reqs)])
         resolved = [i["metadata"] for i in json.loads(report.read_text())["install"]]
     return {m["name"]: m["version"] for m in resolved if norm(m["name"]) not in image}
 
