@@ -113,12 +113,15 @@ def image_python(runtime_python) -> Path:
 
 
 def run_training_job(image_python: Path, root: Path, tuning_request: dict, bundle: Path, data: dict, name: str,
-                     extra_env: dict | None = None) -> tuple[image.TrainingJob, object]:
+                     extra_env: dict | None = None, restore: Path | None = None) -> tuple[image.TrainingJob, object]:
+    """Lay out the job's /opt/ml (``restore``: the checkpoints SageMaker restores first) and start ``train``."""
     python = image.layered_venv(image_python, root / "venv")
     from mlpipe.stacks.aws.training import SOURCEDIR_KEY
 
     job = image.lay_out_training_job(root / "opt" / "ml", tuning_request, name, tuned_values(tuning_request),
                                      data, bundle / SOURCEDIR_KEY)
+    if restore is not None:
+        shutil.copytree(restore, job.checkpoint_dir, dirs_exist_ok=True)
     return job, image.start_training(python, job, extra_env)
 
 
@@ -160,9 +163,15 @@ def test_training_job_writes_the_artifact_and_the_metric_lines(trained, tuning_r
     assert not list(trained.checkpoint_dir.glob("ckpt-*"))
 
 
+@pytest.mark.parametrize("stop", ["every process", "pid 1 only"])
 def test_sigterm_then_a_restart_with_the_checkpoints_restored_ends_with_the_same_model(
-        tmp_path, trained, image_python, tuning_request, bundle, data):
-    name = trained.name  # the same training job, interrupted (spot) and restarted by SageMaker
+        stop, tmp_path, trained, image_python, tuning_request, bundle, data):
+    """A spot interruption or StopTrainingJob mid-run, then SageMaker's restart of the same job in a fresh container
+    with the checkpoint prefix restored. Two ways the SIGTERM may arrive: to every process of the container (the
+    script finishes its round and checkpoints), or to PID 1 only, sagemaker_containers' ``train``, which neither
+    handles nor forwards it, so it dies and the container ends (the script is killed: its last periodic
+    checkpoint counts). Either way the restart ends with the uninterrupted run's model file, byte for byte."""
+    name = trained.name
     job, proc = run_training_job(image_python, tmp_path / "first", tuning_request, bundle, data, name,
                                  {"MLPIPE_TRAIN_ROUND_DELAY_SECONDS": ROUND_DELAY})
     own = job.checkpoint_dir / name
@@ -170,16 +179,25 @@ def test_sigterm_then_a_restart_with_the_checkpoints_restored_ends_with_the_same
     while not list(own.glob("ckpt-*.json")):
         assert proc.poll() is None and time.monotonic() < deadline, job.log[-4000:]
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGTERM)          # every process of the container, as a stop/spot interruption
-    proc.wait(timeout=120)
-    image.wait_for_group(proc.pid, timeout=120)  # train.py too: it finishes the round and checkpoints
-    interrupted = re.search(r"interrupted: checkpoint at round (\d+)", job.log)
-    assert interrupted and not (job.model_dir / "model.json").exists()
+    if stop == "every process":
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=120)
+        image.wait_for_group(proc.pid, timeout=120)  # train.py finishes the round and checkpoints
+        interrupted = re.search(r"interrupted: checkpoint at round (\d+)", job.log)
+        assert interrupted, job.log[-4000:]
+        resume_round = int(interrupted.group(1))
+    else:
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=60) == -signal.SIGTERM
+        os.killpg(proc.pid, signal.SIGKILL)          # the container ends with its PID 1
+        image.wait_for_group(proc.pid, timeout=60)
+        resume_round = max(int(p.stem.split("-")[1]) for p in own.glob("ckpt-*.json"))
+    assert not (job.model_dir / "model.json").exists()
     # a fresh container: SageMaker restores the checkpoint prefix into its /opt/ml/checkpoints
-    again, proc = run_training_job(image_python, tmp_path / "second", tuning_request, bundle, data, name)
-    shutil.copytree(job.checkpoint_dir, again.checkpoint_dir, dirs_exist_ok=True)
+    again, proc = run_training_job(image_python, tmp_path / "second", tuning_request, bundle, data, name,
+                                   restore=job.checkpoint_dir)
     assert proc.wait(timeout=600) == 0, again.log[-6000:]
-    assert f"resumed from checkpoint: round={interrupted.group(1)}" in again.log
+    assert f"resumed from checkpoint: round={resume_round}" in again.log
     assert (again.model_dir / "model.json").read_bytes() == (trained.model_dir / "model.json").read_bytes()
 
 
