@@ -41,7 +41,7 @@ CHECK_INTERVAL_SECONDS = 60
 # SAGEMAKER_SUBMIT_DIRECTORY (copied to /opt/ml/code and put on sys.path); without them it serves its
 # built-in algorithm, never the project's handler. The handler ships inside model.tar.gz under code/, which
 # SageMaker unpacks to /opt/ml/model (the SageMaker Python SDK's convention for a model with its own code).
-SERVING_PROGRAM = "inference.py"                 # include/serving/inference.py, at code/inference.py
+SERVING_PROGRAM = "inference.py"                 # include/serving/sagemaker_entry.py, at code/inference.py (the handler: code/serving/)
 SERVING_SUBMIT_DIRECTORY = "/opt/ml/model/code"  # model.tar.gz's code/ once SageMaker unpacked it
 PROCESSING_INSTANCE_TYPE = "ml.m5.xlarge"
 PROCESSING_DIR = "/opt/ml/processing"
