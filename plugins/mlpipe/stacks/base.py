@@ -1,4 +1,9 @@
-"""The interfaces every stack implements. Later stages (features, training, serving) add theirs here."""
+"""The interfaces every stack implements: one member per stage, each adding that stage's tasks to a DAG.
+
+Stacks are build-time only: their methods run while a DAG file is parsed and return XComArgs / TaskGroups.
+What runs inside a task lives in :mod:`mlpipe.tasks` and reaches storage, the registry and the endpoint
+through :mod:`mlpipe.services`, never through a stack.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +16,6 @@ if TYPE_CHECKING:
     from mlpipe.config.model import Source
 
 
-class Storage(Protocol):
-    """Small documents in the lake (manifests, reports), on a filesystem or in S3."""
-
-    def write_json(self, uri: str, doc: dict[str, Any]) -> None: ...
-
-    def read_json(self, uri: str) -> dict[str, Any]: ...
-
-    def exists(self, uri: str) -> bool: ...
-
-
 class Ingestion(Protocol):
     """Lands one configured source in bronze for the run's logical date."""
 
@@ -28,7 +23,8 @@ class Ingestion(Protocol):
         """Add the branch's tasks to the current DAG (inside the caller's TaskGroup).
 
         Returns the XComArg of the branch's last task: it returns a list of
-        :class:`mlpipe.manifest.TableLanding` dicts and emits one bronze Asset event per table it wrote.
+        :class:`mlpipe.manifest.TableLanding` dicts and emits one bronze Asset event per table it wrote
+        (extra: ``ds``, ``partition``, ``rows``, ``rows_quarantined``, the same on every stack).
         """
         ...
 
@@ -74,34 +70,36 @@ class Training(Protocol):
         ...
 
 
-class Stack(Protocol):
-    name: str
-    ingestion: Ingestion
-    features: Features
-    training: Training
-
-    def storage(self) -> Storage:
-        """Created at task run time (it may open clients), never at DAG parse time."""
-        ...
-
-
 class Deployment(Protocol):
     """Serves an Approved model version (aws: SageMaker Model / EndpointConfig / Endpoint blue/green and batch
     transform; local: the local endpoint blue/green and the local batch transform). ``resolved`` is the XComArg
     of ``resolve_version`` (``{"version", "arn", "ds", "names", "gold_partition", "predictions", ...}``)."""
 
-    def approved_package(self, version: int | None) -> dict[str, Any]:
-        """At run time: the Approved version ``version`` (None: the newest); MlPipeError when not deployable."""
-        ...
-
-    def runtime_client(self) -> Any:
-        """At run time: a boto3 ``sagemaker-runtime`` client that reaches ``deployment.endpoint_name``."""
-        ...
-
     def endpoint(self, resolved: XComArg) -> Any:
-        """Tasks that put the version behind the endpoint (blue/green); returns the last one."""
+        """Tasks that put the version behind the endpoint (blue/green) and smoke-test it; returns the last."""
         ...
 
     def batch(self, resolved: XComArg) -> Any:
         """Tasks that score the gold partition's scoring rows into ``predictions/dt=<ds>/``; returns the last."""
         ...
+
+
+class Monitoring(Protocol):
+    """Drift of the logical date against the serving model's baseline, and the retraining request."""
+
+    def check_drift(self) -> XComArg:
+        """The drift check; XCom ``{"ds", "verdict", "config_change", "report", "summary", "model"}``."""
+        ...
+
+    def request_retraining(self, checked: XComArg) -> XComArg:
+        """Emit the retraining Asset event when due (skipped with the reason otherwise)."""
+        ...
+
+
+class Stack(Protocol):
+    name: str
+    ingestion: Ingestion
+    features: Features
+    training: Training
+    deployment: Deployment
+    monitoring: Monitoring
