@@ -84,16 +84,16 @@ def bronze_assets(cfg: PipelineConfig) -> dict[tuple[str, str], Asset]:
 
 def gold_asset(cfg: PipelineConfig, name: str) -> Asset:
     """The gold feature table ``name``; ml_features emits it only when the gold quality gate passes."""
-    return Asset(name=f"gold.{name}", uri=f"{lake(cfg).root}/gold/{name}", group="gold")
+    return Asset(name=f"gold.{name}", uri=lake(cfg).gold(name), group="gold")
 
 
 def retrain_asset(cfg: PipelineConfig) -> Asset:
     """Retraining requested for the model package group (drift monitoring emits it); ml_training listens."""
     group = cfg.training.registry.model_package_group
-    return Asset(name=f"retrain.{group}", uri=f"{lake(cfg).root}/retrain/{group}", group="retrain")
+    return Asset(name=f"retrain.{group}", uri=lake(cfg).retrain(group), group="retrain")
 
 
 def model_asset(cfg: PipelineConfig) -> Asset:
     """A new version of the model package group (extra: version, status); ml_training emits, deployment listens."""
     group = cfg.training.registry.model_package_group
-    return Asset(name=f"model.{group}", uri=f"{lake(cfg).root}/registry/{group}", group="model")
+    return Asset(name=f"model.{group}", uri=lake(cfg).model_versions(group), group="model")
