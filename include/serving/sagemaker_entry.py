@@ -29,21 +29,24 @@ import json
 from typing import Any
 
 from serving import inference
+from serving.content_types import JSON
+from serving.errors import InferenceError
+from serving.model import Model
 
 
-def model_fn(model_dir: str) -> inference.Model:
+def model_fn(model_dir: str) -> Model:
     """The Booster and its feature schema from the model directory (``/opt/ml/model``)."""
     return inference.model_fn(model_dir)
 
 
-def transform_fn(model: inference.Model, request_body: bytes | str, content_type: str | None,
+def transform_fn(model: Model, request_body: bytes | str, content_type: str | None,
                  accept: str | None) -> Any:
     """input_fn -> predict_fn -> output_fn; ``(body, content type)`` on success (the Transformer answers 200),
     a response with the error's own status and message for a request the handler refuses."""
     request_body, content_type = client_request(request_body, content_type)
     try:
         return inference.invoke(model, request_body, content_type, accept)
-    except inference.InferenceError as exc:
+    except InferenceError as exc:
         return error_response(exc)
 
 
@@ -61,13 +64,13 @@ def client_request(body: bytes | str, content_type: str | None) -> tuple[bytes |
     return body, headers.get("ContentType") or headers.get("Content-Type")
 
 
-def error_body(exc: inference.InferenceError) -> bytes:
+def error_body(exc: InferenceError) -> bytes:
     """The body of a refused request, as the local endpoint writes it."""
     return json.dumps(exc.to_dict()).encode("utf-8")
 
 
-def error_response(exc: inference.InferenceError) -> Any:
+def error_response(exc: InferenceError) -> Any:
     """``sagemaker_containers``' Response (a Flask response) with the error's status and JSON body."""
     from sagemaker_containers.beta.framework import worker  # only inside the container
 
-    return worker.Response(response=error_body(exc), status=exc.status_code, mimetype=inference.JSON)
+    return worker.Response(response=error_body(exc), status=exc.status_code, mimetype=JSON)

@@ -4,7 +4,7 @@
 DataFrame, categorical features as ``pandas.Categorical`` with ``enable_categorical=True``) and writes
 ``model.json``, ``feature_schema.json``, ``baseline.json`` and ``metrics.json``. ``csv_body`` and
 ``json_values`` render rows of a feature matrix as a client would send them (categories as text). Not
-imported by ``serving.inference``.
+imported by the handler, and not in model.tar.gz.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from serving.inference import MODEL_FILES, Feature, FeatureSchema
+from serving.model import MODEL_FILES
+from serving.schema import Feature, FeatureSchema
 
 DEFAULT_FEATURES: tuple[Feature, ...] = (
     Feature("tenure_days", "int"),

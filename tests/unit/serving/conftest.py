@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from serving import inference
+from serving.model import Model
 from serving.testing import make_model_dir
 
 
@@ -15,5 +16,5 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def model(model_dir: Path) -> inference.Model:
+def model(model_dir: Path) -> Model:
     return inference.model_fn(str(model_dir))

@@ -8,6 +8,7 @@ import json
 
 import pytest
 from serving import inference, sagemaker_entry
+from serving.errors import InferenceError
 from serving.testing import csv_body, synthetic_features
 
 
@@ -31,7 +32,7 @@ def test_transform_fn_is_the_handlers_invoke(model_dir):
 ])
 def test_error_body_is_the_local_endpoints(model_dir, body, content_type, accept, status):
     model = sagemaker_entry.model_fn(str(model_dir))
-    with pytest.raises(inference.InferenceError) as info:
+    with pytest.raises(InferenceError) as info:
         inference.invoke(model, body, content_type, accept)
     assert info.value.status_code == status
     doc = json.loads(sagemaker_entry.error_body(info.value))

@@ -13,6 +13,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from serving import inference
+from serving.model import BASELINE_FILE, MODEL_FILES
+from serving.schema import SCHEMA_FILE
 
 train = pytest.importorskip("training.train")
 from training import contract  # noqa: E402
@@ -56,9 +58,9 @@ def expected_scores(model_dir: Path, test) -> np.ndarray:
 
 
 def test_the_layouts_agree() -> None:
-    assert inference.SCHEMA_FILE == contract.SCHEMA_FILE
-    assert inference.MODEL_FILES[0] == contract.MODEL_FILE
-    assert inference.BASELINE_FILE == contract.BASELINE_FILE
+    assert SCHEMA_FILE == contract.SCHEMA_FILE
+    assert MODEL_FILES[0] == contract.MODEL_FILE
+    assert BASELINE_FILE == contract.BASELINE_FILE
 
 
 def test_raw_rows_get_the_training_jobs_predictions(trained) -> None:
