@@ -3,7 +3,9 @@ encrypted with the configured KMS key (SSE-S3 when none is configured)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from mlpipe.lake import SUCCESS_MARKER
@@ -31,7 +33,8 @@ class S3Storage(StorageBase):
 
     def read_bytes(self, uri: str) -> bytes:
         bucket, key = split_s3_uri(uri)
-        return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        with _not_found_as_file_not_found(uri):
+            return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
 
     def write_bytes(self, uri: str, data: bytes) -> None:
         bucket, key = split_s3_uri(uri)
@@ -68,19 +71,39 @@ class S3Storage(StorageBase):
 
     def download(self, uri: str, path: str | os.PathLike[str]) -> None:
         bucket, key = split_s3_uri(uri)
-        self.client.download_file(bucket, key, str(path))
+        with _not_found_as_file_not_found(uri):
+            self.client.download_file(bucket, key, str(path))
 
     def upload(self, path: str | os.PathLike[str], uri: str) -> None:
         bucket, key = split_s3_uri(uri)
         self.client.upload_file(str(path), bucket, key, ExtraArgs=self.sse())
 
     def clear_partition(self, partition_uri: str) -> None:
+        """The ``_SUCCESS`` markers go first, each alone (the keys of one DeleteObjects go in no set order),
+        then the rest in batches."""
         bucket, _ = split_s3_uri(partition_uri)
         keys = [obj["Key"] for _, obj in self._objects(partition_uri, "", hidden=True)]
-        keys.sort(key=lambda k: not k.endswith(SUCCESS_MARKER))
+        for marker in [k for k in keys if k.endswith(SUCCESS_MARKER)]:
+            self.client.delete_object(Bucket=bucket, Key=marker)
+        keys = [k for k in keys if not k.endswith(SUCCESS_MARKER)]
         for start in range(0, len(keys), DELETE_BATCH):
             batch = [{"Key": k} for k in keys[start:start + DELETE_BATCH]]
             self.client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
 
     def commit_partition(self, partition_uri: str) -> None:
         self.write_bytes(join(partition_uri, SUCCESS_MARKER), b"")
+
+
+@contextlib.contextmanager
+def _not_found_as_file_not_found(uri: str) -> Iterator[None]:
+    """A missing object raises FileNotFoundError, as on the local stack (GetObject: NoSuchKey; a download's
+    HeadObject: 404)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code"))
+        if code in {"NoSuchKey", "404", "NotFound"}:
+            raise FileNotFoundError(f"no object {uri}") from exc
+        raise

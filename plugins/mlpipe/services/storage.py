@@ -21,7 +21,8 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -46,7 +47,7 @@ def join(prefix_uri: str, *parts: str) -> str:
 
 
 class Storage(Protocol):
-    """Objects in the lake, addressed by URI."""
+    """Objects in the lake, addressed by URI. Reading or downloading a missing object raises FileNotFoundError."""
 
     def read_bytes(self, uri: str) -> bytes: ...
 
@@ -57,8 +58,9 @@ class Storage(Protocol):
     def exists(self, uri: str) -> bool: ...
 
     def list(self, prefix_uri: str, suffix: str = "") -> list[str]:
-        """URIs of every object under the prefix (recursively) ending in ``suffix``, sorted; hidden files
-        and folders (``.``-prefixed: a writer's temporary) are left out."""
+        """URIs of every object under the folder ``prefix_uri`` (recursively; ``.../dt=1`` never lists
+        ``.../dt=10``, an object has nothing under it) ending in ``suffix``, sorted as strings; hidden files and
+        folders (``.``-prefixed: a writer's temporary) are left out."""
         ...
 
     def fingerprints(self, prefix_uri: str, suffix: str = "") -> dict[str, str]:
@@ -138,28 +140,37 @@ class LocalStorage(StorageBase):
     def read_bytes(self, uri: str) -> bytes:
         return to_path(uri).read_bytes()
 
+    @staticmethod
+    def _replace(uri: str, fill: Callable[[Path], object]) -> None:
+        """Write ``uri`` whole: ``fill`` writes a hidden temporary sibling of its own (one per writer, so threads
+        never share one), which then replaces the file; on error the temporary goes and the old file stays."""
+        dest = to_path(uri)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.tmp-{uuid.uuid4().hex}")
+        try:
+            fill(tmp)
+            tmp.replace(dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+
     def write_bytes(self, uri: str, data: bytes) -> None:
-        path = to_path(uri)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        self._replace(uri, lambda tmp: tmp.write_bytes(data))
 
     def exists(self, uri: str) -> bool:
         return to_path(uri).exists()
 
     def _files(self, prefix_uri: str, suffix: str) -> list[tuple[str, Path]]:
+        """Files under the folder ``prefix_uri`` (an object has nothing under it, as on S3), sorted by URI (the
+        order S3 lists keys in)."""
         root = to_path(prefix_uri)
-        if root.is_file():
-            return [(prefix_uri, root)] if prefix_uri.endswith(suffix) else []
         if not root.is_dir():
             return []
         out = []
-        for path in sorted(root.rglob(f"*{suffix}")):
+        for path in root.rglob("*"):
             rel = path.relative_to(root)
-            if path.is_file() and not any(part.startswith(".") for part in rel.parts):
+            if rel.as_posix().endswith(suffix) and path.is_file() and not any(p.startswith(".") for p in rel.parts):
                 out.append((join(prefix_uri, rel.as_posix()), path))
-        return out
+        return sorted(out)
 
     def list(self, prefix_uri: str, suffix: str = "") -> list[str]:
         return [uri for uri, _ in self._files(prefix_uri, suffix)]
@@ -169,21 +180,13 @@ class LocalStorage(StorageBase):
                 for uri, path in self._files(prefix_uri, suffix)}
 
     def copy(self, src_uri: str, dest_uri: str) -> None:
-        dest = to_path(dest_uri)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-        shutil.copyfile(to_path(src_uri), tmp)
-        tmp.replace(dest)
+        self._replace(dest_uri, lambda tmp: shutil.copyfile(to_path(src_uri), tmp))
 
     def download(self, uri: str, path: str | os.PathLike[str]) -> None:
         shutil.copyfile(to_path(uri), path)
 
     def upload(self, path: str | os.PathLike[str], uri: str) -> None:
-        dest = to_path(uri)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-        shutil.copyfile(path, tmp)
-        tmp.replace(dest)
+        self._replace(uri, lambda tmp: shutil.copyfile(path, tmp))
 
     @contextlib.contextmanager
     def local_file(self, uri: str) -> Iterator[Path]:
