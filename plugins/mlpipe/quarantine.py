@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 Format = Literal["jsonl", "csv"]
+REJECTS_SUFFIX = ".rejects.jsonl"  # a quarantined file's records: <name>.rejects.jsonl beside it
 
 _BUFFER = 1 << 20  # bytes per read/write buffer
 _BOM = "\ufeff"

@@ -13,8 +13,16 @@ from typing import Any
 
 import pytest
 from botocore_shapes import problems, record_calls, security_problems, validate
-from mlpipe.stacks.aws import ingestion
-from provider_requests import DS, FOLLOW_UP_CALLS, load_dag, provider_class, render, requests_of
+from mlpipe.dagkit import source_tables
+from mlpipe.tasks.ingestion_aws import (
+    check_dms_stop,
+    datasync_execution_done,
+    dms_start_type,
+    land_s3_drop,
+    promote_datasync,
+    promote_dms,
+)
+from provider_requests import DS, FOLLOW_UP_CALLS, ROOT, load_dag, provider_class, render, requests_of
 
 KMS = "arn:aws:kms:us-east-1:123456789012:key/1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901"
 S3_WRITES = {"PutObject", "CopyObject", "CreateMultipartUpload"}
@@ -29,8 +37,6 @@ def cfg(monkeypatch):
 
 
 def dag(monkeypatch) -> Any:
-    from provider_requests import ROOT
-
     monkeypatch.setenv("PIPELINE_ENV", "aws-dev")
     return load_dag(str(ROOT / "dags" / "ml_ingest.py"), {"PIPELINE_ENV": "aws-dev"})
 
@@ -156,6 +162,11 @@ def _moto_execution_start_time(monkeypatch) -> None:
     monkeypatch.setattr(DataSyncResponse, "describe_task_execution", with_start_time)
 
 
+def outlets(d: Any, task_id: str) -> list[Any]:
+    """The task's outlets, as Airflow passes them to the task body (the ``outlets`` context entry)."""
+    return list(d.get_task(task_id).outlets)
+
+
 def _ctx(op: Any) -> dict[str, Any]:
     from provider_requests import context
 
@@ -179,7 +190,7 @@ def test_every_call_of_the_ingest_dag_is_valid_and_encrypted(monkeypatch, moto, 
 
     calls: list[tuple[str, str, dict]] = []
     with record_calls() as body_calls:
-        kind = ingestion.dms_start_type("oltp")
+        kind = dms_start_type("oltp")
     calls += body_calls
     assert kind in ("start-replication", "resume-processing")
 
@@ -191,14 +202,14 @@ def test_every_call_of_the_ingest_dag_is_valid_and_encrypted(monkeypatch, moto, 
     _dms_reaches_its_stop_position(cfg)  # what DMS does at the commit time (moto never stops by itself)
     run(wait, lambda: wait.poke(_ctx(wait)))
     with record_calls() as body_calls:
-        assert ingestion.check_dms_stop("oltp", kind, ds=DS) == "Stop Reason STOPPED_AT_COMMIT_TIME"
+        assert check_dms_stop("oltp", kind, ds=DS) == "Stop Reason STOPPED_AT_COMMIT_TIME"
     calls += body_calls
 
     sync = render(d.get_task("clickstream.datasync"))
     execution: dict[str, Any] = {}
     run(sync, lambda: execution.update(sync.execute(_ctx(sync))))  # starts the execution, does not wait
     with record_calls() as body_calls:
-        pokes = [ingestion.datasync_execution_done("clickstream", execution) for _ in range(5)]
+        pokes = [datasync_execution_done("clickstream", execution) for _ in range(5)]
     calls += body_calls
     assert [p.is_done for p in pokes] == [False] * 4 + [True] and pokes[-1].xcom_value == execution
 
@@ -216,10 +227,15 @@ def test_every_call_of_the_ingest_dag_is_valid_and_encrypted(monkeypatch, moto, 
     run(drop, lambda: drop.poke(_ctx(drop)))
 
     with record_calls() as body_calls:
-        ingestion.promote_dms("oltp", ds=DS, outlet_events=events)
-        ingestion.promote_datasync("clickstream", execution, ds=DS, outlet_events=events)
-        ingestion.land_s3_drop("partner", ds=DS, outlet_events=events)
+        promote_dms("oltp", ds=DS, outlets=outlets(d, "oltp.promote"), outlet_events=events)
+        promote_datasync("clickstream", execution, ds=DS, outlets=outlets(d, "clickstream.promote"),
+                         outlet_events=events)
+        land_s3_drop("partner", ds=DS, outlets=outlets(d, "partner.land"), outlet_events=events)
     calls += body_calls
+    assert {a.name for a in events} == {f"bronze.{s}.{t}" for s, t in source_tables(cfg)}
+    for asset, event in events.items():
+        assert set(event.extra) == {"ds", "partition", "rows", "rows_quarantined"}, asset.name
+        assert event.extra["ds"] == DS and event.extra["partition"] == f"{asset.uri}/dt={DS}", asset.name
 
     ops = {o for _, o, _ in calls}
     assert {"StartReplicationTask", "DescribeReplicationTasks", "StartTaskExecution", "DescribeTaskExecution",
@@ -254,4 +270,37 @@ def test_a_failed_datasync_execution_fails_the_wait_with_what_to_do(moto, cfg):
     datasync_backends["123456789012"]["us-east-1"].task_executions[arn].status = "ERROR"
     with pytest.raises(MlPipeError, match=r"execution .*exec-.* of source 'clickstream' ended ERROR: nothing was "
                                           r"promoted.*clear the datasync task"):
-        ingestion.datasync_execution_done("clickstream", {"TaskArn": task_arn, "TaskExecutionArn": arn})
+        datasync_execution_done("clickstream", {"TaskArn": task_arn, "TaskExecutionArn": arn})
+
+
+PARTNER_CSV = (b"customer_id,company_size,industry,credit_band\n1,10,retail,A\n,12,media,B\n"
+               b"3,7,media\n4,51-200,tech,C\n")  # a row without customer_id, a short row
+
+
+def test_bronze_events_carry_the_same_extra_on_both_stacks(monkeypatch, moto, tmp_path):
+    """The same partner file lands on the aws stack (moto) and on the local stack: both branches' events carry
+    the same keys, and the same rows and quarantined rows."""
+    from mlpipe.tasks.ingestion_local import land_source
+
+    aws_events = collections.defaultdict(types.SimpleNamespace)
+    moto.put_object(Bucket="acme-partner-drops-dev", Key="partner/accounts_20261101.csv", Body=PARTNER_CSV)
+    land_s3_drop("partner", ds=DS, outlets=outlets(dag(monkeypatch), "partner.land"), outlet_events=aws_events)
+
+    monkeypatch.setenv("PIPELINE_ENV", "local")
+    monkeypatch.setenv("MLPIPE_HOME", str(tmp_path))
+    landing = tmp_path / "data" / "sources" / "landing" / "partner"
+    landing.mkdir(parents=True)
+    (landing / "accounts_20261101.csv").write_bytes(PARTNER_CSV)
+    local_dag = load_dag(str(ROOT / "dags" / "ml_ingest.py"), {"PIPELINE_ENV": "local"})
+    local_events = collections.defaultdict(types.SimpleNamespace)
+    land_source("partner", ds=DS, outlets=outlets(local_dag, "partner.land"), outlet_events=local_events)
+
+    ((aws_asset, aws_event),) = aws_events.items()
+    ((local_asset, local_event),) = local_events.items()
+    aws, local = aws_event.extra, local_event.extra
+    assert aws_asset.name == local_asset.name == "bronze.partner.accounts"
+    assert set(aws) == set(local) == {"ds", "partition", "rows", "rows_quarantined"}
+    assert aws["rows"] == local["rows"] == 2 and aws["rows_quarantined"] == local["rows_quarantined"] == 2
+    assert aws["partition"] == f"{aws_asset.uri}/dt={DS}" and aws["partition"].startswith("s3://acme-ml-lake-dev/")
+    assert local["partition"] == f"{local_asset.uri}/dt={DS}" and local["partition"].startswith(tmp_path.as_uri())
+    assert aws["ds"] == local["ds"] == DS

@@ -129,22 +129,6 @@ def enable_cdc(engine: Engine, tables: Sequence[str | TableSpec], db_schema: str
                 raise ConfigError(f"enable_cdc: dialect '{dialect}' is not supported; use SQLite or PostgreSQL")
 
 
-def disable_cdc(engine: Engine, tables: Sequence[str | TableSpec], db_schema: str | None = None) -> None:
-    """Remove the capture triggers from ``tables`` (the log and clock tables stay)."""
-    with engine.begin() as conn:
-        inspector = sa.inspect(conn)
-        for spec in tables:
-            name = spec if isinstance(spec, str) else spec.name
-            if not inspector.has_table(name, schema=db_schema):
-                continue
-            if conn.dialect.name == "sqlite":
-                for op in OPS.values():
-                    conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {_quote(conn, _sqlite_trigger_name(name, op))}")
-            else:
-                table = _qualified_quoted(conn, db_schema, name)
-                conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {_quote(conn, PG_FUNCTION)} ON {table}")
-
-
 def set_source_clock(target: Connection | Engine, ts: dt.datetime | None, db_schema: str | None = None) -> None:
     """Set (or with None clear) the simulated commit time logged by the triggers.
 

@@ -33,10 +33,9 @@ from mlpipe.errors import ConfigError, MlPipeError, SourceUnavailableError
 from mlpipe.lake import LakeLayout, atomic_partition, to_path
 from mlpipe.manifest import TableLanding
 from mlpipe.paths import local_path
-from mlpipe.quarantine import SplitResult, split_file
+from mlpipe.quarantine import REJECTS_SUFFIX, SplitResult, split_file
 
 ENGINE = "datasync"
-REJECTS_SUFFIX = ".rejects.jsonl"
 _CHUNK = 1 << 20
 
 

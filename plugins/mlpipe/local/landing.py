@@ -20,9 +20,7 @@ from mlpipe.errors import ConfigError, MlPipeError, SourceUnavailableError
 from mlpipe.lake import LakeLayout, atomic_partition, to_path
 from mlpipe.manifest import TableLanding
 from mlpipe.paths import local_path
-from mlpipe.quarantine import split_file
-
-REJECTS_SUFFIX = ".rejects.jsonl"
+from mlpipe.quarantine import REJECTS_SUFFIX, split_file
 
 
 def drop_file_name(source: DropSource, ds: dt.date) -> str:

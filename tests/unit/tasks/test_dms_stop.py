@@ -1,11 +1,11 @@
-"""mlpipe.stacks.aws.dms_stop: the commit-time stop position, and which StopReasons let a DMS run promote."""
+"""mlpipe.tasks.dms_stop: the commit-time stop position, and which StopReasons let a DMS run promote."""
 
 from __future__ import annotations
 
 import botocore.session
 import pytest
 from mlpipe.errors import MlPipeError
-from mlpipe.stacks.aws.dms_stop import CDC_STOP_POSITION, accepted_reasons, check_stop, stop_position
+from mlpipe.tasks.dms_stop import CDC_STOP_POSITION, accepted_reasons, check_stop, stop_position
 
 ARN = "arn:aws:dms:us-east-1:123456789012:task:OLTP2LAKEDEV"
 DS = "2026-11-01"
