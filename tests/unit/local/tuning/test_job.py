@@ -1,4 +1,4 @@
-"""Local tuning: the SageMaker tuning job's search as subprocess trials under the container contract.
+"""mlpipe.local.tuning.job: the SageMaker tuning job's search as subprocess trials under the container contract.
 
 Most tests drive the tuner with a stand-in training script (fast: no XGBoost import) to check the contract,
 parallelism, resumption and failure handling; one module-scoped run tunes the real include/training/train.py
@@ -20,56 +20,13 @@ from pathlib import Path
 import pytest
 from mlpipe.config.training import TrainingConfig
 from mlpipe.errors import MlPipeError
-from mlpipe.local import tuning
-from mlpipe.local.tuning import TuningResult, run_trial, tune
+from mlpipe.local.processes import pid_alive
+from mlpipe.local.tuning.job import tune
+from mlpipe.local.tuning.records import TuningResult
 
-ROOT = Path(__file__).resolve().parents[3]
+from tests.unit.local.tuning.fake_training import fake_cfg
 
-FAKE_TRAIN = r'''
-import json, os, pathlib, sys, time
-hp = json.load(open(os.path.join(os.environ["SM_INPUT_CONFIG_DIR"], "hyperparameters.json")))
-ckpt = pathlib.Path(os.environ["SM_CHECKPOINT_DIR"])
-print("resumed" if (ckpt / "progress").exists() else "fresh", flush=True)
-(ckpt / "progress").write_text("started")
-time.sleep(float(os.environ.get("FAKE_SLEEP", "0.3")))
-if hp.get("eval_train") == "false":
-    print("error: planted failure", flush=True)
-    sys.exit(3)
-score = 0.9 - (float(hp["eta"]) - 0.1) ** 2 - 0.01 * abs(int(hp["max_depth"]) - 4)
-print("[1] validation:auc=%.6f; validation:logloss=0.400000;" % (score - 0.1))
-print("final: best_iteration=0; rounds=1; validation:auc=%.6f; validation:logloss=0.300000;" % score)
-pathlib.Path(os.environ["SM_MODEL_DIR"], "model.json").write_text("{}")
-keys = ["SM_CHANNEL_TRAIN", "SM_CHANNEL_VALIDATION", "SM_MODEL_DIR", "SM_OUTPUT_DATA_DIR", "SM_NUM_GPUS",
-        "SM_CHECKPOINT_DIR", "SM_INPUT_CONFIG_DIR", "OMP_NUM_THREADS", "TRAINING_JOB_NAME"]
-pathlib.Path(os.environ["SM_OUTPUT_DATA_DIR"], "contract.json").write_text(json.dumps({k: os.environ.get(k) for k in keys}))
-'''
-
-
-def fake_cfg(**tuning_over) -> TrainingConfig:
-    return TrainingConfig.model_validate({
-        "label": "churned", "num_round": 10, "early_stopping_rounds": 0,
-        "tuning": {"max_jobs": 6, "max_parallel_jobs": 2,
-                   "ranges": {"eta": {"type": "continuous", "min_value": 0.01, "max_value": 0.5, "scaling": "Logarithmic"},
-                              "max_depth": {"type": "integer", "min_value": 2, "max_value": 8}},
-                   **tuning_over},
-        "sagemaker": {"max_runtime_seconds": 120, "max_wait_seconds": 240}})
-
-
-@pytest.fixture
-def data(tmp_path: Path) -> dict[str, Path]:
-    out = {}
-    for name in ("train", "validation"):
-        (tmp_path / "data" / name).mkdir(parents=True)
-        out[name] = tmp_path / "data" / name
-    return out
-
-
-@pytest.fixture
-def fake(tmp_path: Path) -> Path:
-    path = tmp_path / "fake_train.py"
-    path.write_text(FAKE_TRAIN)
-    return path
-
+ROOT = Path(__file__).resolve().parents[4]
 
 def max_concurrency(result: TuningResult) -> int:
     events = sorted([(t.started_at, 1) for t in result.trials] + [(t.ended_at, -1) for t in result.trials])
@@ -146,22 +103,10 @@ def test_one_tuner_per_tuning_job(tmp_path, data, fake):
             tune(fake_cfg(), name="busy", channels=data, workdir=tmp_path, train_script=fake)
 
 
-def test_a_trial_past_its_max_runtime_is_stopped(tmp_path, data, fake, monkeypatch):
-    monkeypatch.setenv("FAKE_SLEEP", "60")
-    spec = tuning.TrialSpec(0, "slow-001-00000000", {"eta": "0.1", "max_depth": "3"}, tmp_path / "slow")
-    started = time.monotonic()
-    result = run_trial(spec, channels=data, definitions=fake_cfg().tuning.metric_definitions,
-                       objective_metric="validation:auc", max_runtime_seconds=1.0, threads=1,
-                       train_script=fake, stop_grace_seconds=2.0)
-    assert time.monotonic() - started < 15
-    assert result.status == "Stopped" and result.failure_reason.startswith("MaxRuntimeExceeded")
-    assert json.loads((tmp_path / "slow" / "trial.json").read_text())["status"] == "Stopped"
-
-
 def start_tuner_and_wait_for_trials(tmp_path: Path, data: dict[str, Path], fake: Path) -> subprocess.Popen:
     script = (f"import sys; sys.path[:0] = {[str(ROOT / 'plugins'), str(ROOT / 'include'), str(ROOT)]!r}\n"
-              "from tests.unit.local.test_tuning import fake_cfg\n"
-              "from mlpipe.local.tuning import tune\n"
+              "from tests.unit.local.tuning.fake_training import fake_cfg\n"
+              "from mlpipe.local.tuning.job import tune\n"
               f"tune(fake_cfg(max_jobs=3), name='crash', channels={ {k: str(v) for k, v in data.items()} !r}, "
               f"workdir={str(tmp_path)!r}, train_script={str(fake)!r})\n")
     proc = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "FAKE_SLEEP": "60"}, cwd=ROOT)
@@ -180,7 +125,7 @@ def test_a_stopped_tuner_stops_its_trials(tmp_path, data, fake):
     sent = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 143 and time.monotonic() - sent < 10
-    assert pids and not any(tuning.pid_alive(pid) for pid in pids)
+    assert pids and not any(pid_alive(pid) for pid in pids)
     result = tune(fake_cfg(max_jobs=3), name="crash", channels=data, workdir=tmp_path, train_script=fake)
     assert len(result.trials) == 3 and sum("resumed" in t.log_path.read_text() for t in result.trials) == 2
 
@@ -192,10 +137,10 @@ def test_a_killed_tuner_resumes_its_trials_in_place(tmp_path, data, fake):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     orphans = [int(p.read_text()) for p in (tmp_path / "crash" / "trials").glob("*/trial.pid")]
-    assert len(orphans) == 2 and all(tuning.pid_alive(pid) for pid in orphans)
+    assert len(orphans) == 2 and all(pid_alive(pid) for pid in orphans)
 
     result = tune(fake_cfg(max_jobs=3), name="crash", channels=data, workdir=tmp_path, train_script=fake)
-    assert not any(tuning.pid_alive(pid) for pid in orphans)
+    assert not any(pid_alive(pid) for pid in orphans)
     assert len(result.trials) == 3 and all(t.status == "Completed" for t in result.trials)
     dirs = sorted(p.name for p in (tmp_path / "crash" / "trials").iterdir())
     assert len(dirs) == 3                                     # the two cut-off trials ran again in place
