@@ -10,7 +10,6 @@ from __future__ import annotations
 import collections
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,11 +24,13 @@ from airflow.sdk import BaseOperator
 
 from mlpipe.errors import MlPipeError
 from mlpipe.lake import to_path
+from mlpipe.local.processes import stop_process_group
 from mlpipe.paths import CODE_ROOT
 
 SPARK_JOBS_DIR = CODE_ROOT / "include" / "spark_jobs"
 MAIN = SPARK_JOBS_DIR / "main.py"
 STDERR_TAIL_LINES = 60
+STOP_GRACE_S = 20  # between SIGTERM and SIGKILL of the spark-submit process group
 # Used when the job spec does not say (its "spark" section: driver_memory, shuffle_partitions, conf).
 DEFAULT_DRIVER_MEMORY = "2g"
 LOCAL_DEFAULTS = {
@@ -155,18 +156,10 @@ class LocalSparkSubmitOperator(BaseOperator):
                 tail.append(line)
 
     def _stop(self) -> None:
-        """Kill the whole spark-submit process group (JVM and Python workers) if it is still running."""
+        """Stop the whole spark-submit process group (JVM and Python workers) if anything of it still runs."""
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=20)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        if proc is not None:
+            stop_process_group(proc, STOP_GRACE_S)
 
     def on_kill(self) -> None:
         self._stop()
