@@ -44,6 +44,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from mlpipe.services.storage import split_s3_uri
+
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -314,7 +316,7 @@ def seed(server: RecordingMotoServer, cfg: Any, ds: str = DS) -> dict[str, str]:
                                 TargetEndpointArn=fake + "tgt", MigrationType="full-load-and-cdc",
                                 ReplicationInstanceArn=f"arn:aws:dms:{REGION}:{ACCOUNT}:rep:inst",
                                 TableMappings=json.dumps({"rules": []}))
-    target_bucket, target_prefix = oltp.dms_target_prefix[5:].split("/", 1)
+    target_bucket, target_prefix = split_s3_uri(oltp.dms_target_prefix)
     for table in oltp.tables:
         s3.put_object(Bucket=target_bucket, Key=f"{target_prefix}/public/{table.name}/LOAD00000001.parquet",
                       Body=b"PAR1-full-load")
@@ -323,7 +325,7 @@ def seed(server: RecordingMotoServer, cfg: Any, ds: str = DS) -> dict[str, str]:
                                                 f"{ds.replace('-', '')}-220000000.parquet", Body=b"PAR1-cdc")
     # DataSync: an SMB share -> the S3 destination (Subdirectory without a leading slash: moto's lookup)
     share = cfg.source("clickstream")
-    dest_bucket, dest_prefix = share.datasync_target_prefix[5:].split("/", 1)
+    dest_bucket, dest_prefix = split_s3_uri(share.datasync_target_prefix)
     src = datasync.create_location_smb(ServerHostname="files.acme.internal", Subdirectory="clickstream",
                                        User="svc", Password="x", AgentArns=["arn:aws:datasync:a:1:agent/a"])
     dst = datasync.create_location_s3(S3BucketArn=f"arn:aws:s3:::{dest_bucket}", Subdirectory=dest_prefix,
@@ -332,7 +334,7 @@ def seed(server: RecordingMotoServer, cfg: Any, ds: str = DS) -> dict[str, str]:
                                     Name="clickstream")["TaskArn"]
     # the partner's drop for the date
     drop = cfg.source("partner")
-    drop_bucket, drop_prefix = drop.landing[5:].split("/", 1)
+    drop_bucket, drop_prefix = split_s3_uri(drop.landing)
     name = drop.file_pattern.format(ds=ds, ds_nodash=ds.replace("-", ""))
     s3.put_object(Bucket=drop_bucket, Key=f"{drop_prefix}/{name}",
                   Body=b"customer_id,company_size,industry,credit_band,updated_date\n1,50,retail,A,2026-10-30\n"
@@ -565,7 +567,7 @@ class Driver:
                 endpoint.pending_config = None
 
     def _put(self, uri: str, body: bytes) -> None:
-        bucket, key = uri[5:].split("/", 1)
+        bucket, key = split_s3_uri(uri)
         client(self.server, "s3").put_object(Bucket=bucket, Key=key, Body=body)
 
     def _datasync_files(self, execution: Any) -> None:
@@ -583,7 +585,7 @@ class Driver:
         args = list(step.args)
         spec_uri = args[args.index("--spec") + 1]
         layer = args[args.index("--step") + 1]
-        bucket, key = spec_uri[5:].split("/", 1)
+        bucket, key = split_s3_uri(spec_uri)
         spec = json.loads(client(self.server, "s3").get_object(Bucket=bucket, Key=key)["Body"].read())
         from mlpipe.tasks.features import step_outputs
 
