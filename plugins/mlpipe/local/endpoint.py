@@ -9,7 +9,8 @@ container contract (``GET /ping``, ``POST /invocations``) and SageMaker Runtime'
     rt.invoke_endpoint(EndpointName="churn", ContentType="text/csv", Body=b"12,30.5,3,0,4.2")
     stop_endpoint(handle)
 
-``start_endpoint`` runs uvicorn (uvloop + httptools) in its own process group, bound to 127.0.0.1, writes
+``start_endpoint`` runs uvicorn (uvloop + httptools; ``mlpipe.local.endpoint_app.serve_foreground``) in its own
+process group, bound to 127.0.0.1, writes
 ``<run_dir>/<name>.<variant>.pid`` (JSON: pid, host, port, model dir, log file) and ``<name>.<variant>.log``,
 and returns once ``/ping`` answers 200. ``stop_endpoint`` sends SIGTERM (uvicorn drains in-flight
 requests and the data capture buffer is flushed), escalates to SIGKILL of the process group after
@@ -28,14 +29,12 @@ CLI (``make serve`` / ``make stop``)::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import datetime as dt
 import http.client
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -47,14 +46,13 @@ from typing import Any, Literal
 
 from mlpipe.errors import MlPipeError
 from mlpipe.local.capture import CaptureConfig
-from mlpipe.local.endpoint_app import (
+from mlpipe.local.endpoint_config import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     DEFAULT_VARIANT,
-    ENV_CONFIG,
     INSTANCE_HEADER,
     EndpointConfig,
 )
-from mlpipe.local.processes import pid_alive
+from mlpipe.local.processes import pid_alive, stop_process_group
 from mlpipe.paths import CODE_ROOT, local_path
 
 HOST = "127.0.0.1"
@@ -165,27 +163,6 @@ def _alive(pid: int) -> bool:
     return pid_alive(pid)
 
 
-def _group_members(pgid: int) -> list[int]:
-    """Live (not zombie) processes of a process group (the endpoint's uvicorn workers, multiprocessing's
-    resource tracker)."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        try:
-            os.killpg(pgid, 0)
-        except (ProcessLookupError, PermissionError):
-            return []
-        return [pgid]
-    members = []
-    for stat in proc.glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            members.append(int(stat.parent.name))
-    return members
-
-
 def _is_endpoint_process(pid: int) -> bool:
     """Whether ``pid`` runs this module (a recycled pid must never be signalled)."""
     if pid in _children:
@@ -211,7 +188,8 @@ def _ping(host: str, port: int, instance_id: str | None = None, timeout: float =
         conn.close()
 
 
-def _port_free(host: str, port: int) -> bool:
+def port_free(host: str, port: int) -> bool:
+    """Whether ``port`` on ``host`` can be bound now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         try:
             s.bind((host, port))
@@ -286,7 +264,7 @@ def start_endpoint(model_dir: str | Path, name: str, port: int | None = None, *,
         pid_file.unlink(missing_ok=True)  # stale
     if port is None:
         port = free_port()
-    elif not _port_free(HOST, port):
+    elif not port_free(HOST, port):
         raise EndpointError(f"port {port} on {HOST} is already in use; choose another port (or port=None for a "
                             f"free one), or stop what listens there")
     log_file = rd / f"{name}.{variant}.log"
@@ -375,48 +353,11 @@ def stop_endpoint(target: EndpointHandle | str | Path, *, variant: str = DEFAULT
         pid_file.unlink(missing_ok=True)
         _children.pop(pid, None)
         return False
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    while _group_members(pid) and time.monotonic() < deadline:  # workers, resource tracker
-        time.sleep(0.05)
-    if _alive(pid) or _group_members(pid):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)  # its own session: the group holds only the endpoint's processes
-        kill_deadline = time.monotonic() + 5
-        while (_alive(pid) or _group_members(pid)) and time.monotonic() < kill_deadline:
-            time.sleep(0.05)
-    child = _children.pop(pid, None)
-    if child is not None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            child.wait(timeout=1)
+    # SIGTERM to uvicorn's supervisor, which stops its workers; the group (workers, resource tracker) must end too
+    stop_process_group(_children.get(pid, pid), timeout_s, term_leader_only=True, kill_wait_s=5)
+    _children.pop(pid, None)
     pid_file.unlink(missing_ok=True)
     return True
-
-
-# ---- the foreground server (what the managed process runs) --------------------------------------------
-def serve_foreground(config: EndpointConfig, port: int, workers: int = 1, pid_file: Path | None = None) -> int:
-    """Run uvicorn in this process until SIGTERM/SIGINT; removes ``pid_file`` if it still names this process."""
-    import copy
-
-    import uvicorn
-    from uvicorn.config import LOGGING_CONFIG
-
-    log_config = copy.deepcopy(LOGGING_CONFIG)
-    log_config["loggers"]["mlpipe"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
-    os.environ[ENV_CONFIG] = config.to_json()
-    try:
-        uvicorn.run("mlpipe.local.endpoint_app:app_from_env", factory=True, host=HOST, port=port,
-                    workers=workers, loop="uvloop", http="httptools", lifespan="on", access_log=False,
-                    log_config=log_config, log_level="info", timeout_graceful_shutdown=10, timeout_keep_alive=30, server_header=False)
-        return 0
-    finally:
-        if pid_file is not None:
-            with contextlib.suppress(OSError, ValueError, KeyError):
-                if int(json.loads(pid_file.read_text())["pid"]) == os.getpid():
-                    pid_file.unlink()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -454,7 +395,9 @@ def main(argv: list[str] | None = None) -> int:
                 config = EndpointConfig(model_dir=args.model_dir.resolve(), name=args.name, variant=args.variant,
                                         max_payload_bytes=int(args.max_payload_mb * 1048576), capture=capture)
             if args.foreground:
-                return serve_foreground(config, args.port or 8080, args.workers, args.pid_file)
+                from mlpipe.local.endpoint_app import serve_foreground
+
+                return serve_foreground(config, HOST, args.port or 8080, args.workers, args.pid_file)
             handle = start_endpoint(config.model_dir, config.name, args.port, capture=config.capture,
                                     variant=config.variant, workers=args.workers,
                                     max_payload_bytes=config.max_payload_bytes, run_dir=args.run_dir)

@@ -24,77 +24,42 @@ XGBoost container):
 Requests up to 64 KiB are parsed and validated on the event loop and predicted by a dynamic batcher: the
 rows of the requests that arrive while a prediction runs go into the next XGBoost call, made in a worker
 thread (the call releases the GIL), so parsing and predicting overlap on two cores and the call's fixed cost
-is shared. Larger requests run the whole handler in a thread pool so small requests keep flowing. Data capture (``mlpipe.local.capture``)
-only appends to a buffer on the request path.
+is shared (``mlpipe.local.prediction_batcher``). Larger requests run the whole handler in a thread pool so small
+requests keep flowing. Data capture (``mlpipe.local.capture``) only appends to a buffer on the request path.
+
+``serve_foreground`` runs the app under uvicorn in this process (what the managed endpoint process runs), with
+its configuration (``mlpipe.local.endpoint_config``) in $MLPIPE_ENDPOINT_CONFIG for uvicorn's workers.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlpipe.local.capture import CaptureConfig, CaptureWriter
+from mlpipe.local.capture import CaptureWriter
+from mlpipe.local.endpoint_config import ENV_CONFIG, INSTANCE_HEADER, EndpointConfig
+from mlpipe.local.prediction_batcher import PredictionBatcher
 
 if TYPE_CHECKING:  # imported where used: `import mlpipe.local.endpoint` stays light for DAG code
-    import numpy as np
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
 
 log = logging.getLogger("mlpipe.local.endpoint")
 
-ENV_CONFIG = "MLPIPE_ENDPOINT_CONFIG"
-INSTANCE_HEADER = "x-mlpipe-instance"
-DEFAULT_VARIANT = "AllTraffic"
-DEFAULT_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker's InvokeEndpoint limit
 INLINE_BODY_BYTES = 64 * 1024
-MAX_BATCH_ROWS = 1024
 # A body over the limit is read and discarded (so the client sees the 413) up to this size; beyond it the
 # connection is answered at once.
 DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 _MODEL_ERROR_TYPE = "ModelError:http://internal.amazon.com/coral/com.amazon.sage.runtime/"
 _VALIDATION_ERROR_TYPE = "ValidationError:http://internal.amazon.com/coral/com.amazon.coral.validate/"
-
-
-@dataclass(frozen=True)
-class EndpointConfig:
-    """Everything one endpoint process needs (passed to uvicorn's workers as JSON in $MLPIPE_ENDPOINT_CONFIG)."""
-
-    model_dir: Path
-    name: str
-    variant: str = DEFAULT_VARIANT
-    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
-    capture: CaptureConfig | None = None
-    nthread: int = 1
-    # Predict the rows of concurrent requests in one XGBoost call, in a thread (the call releases the GIL).
-    batching: bool = True
-    log_file: str | None = field(default=None, compare=False)
-    # Returned by /ping as x-mlpipe-instance: lets the starter tell its own server from another on the port.
-    instance_id: str = ""
-
-    def to_json(self) -> str:
-        return json.dumps({"model_dir": str(self.model_dir), "name": self.name, "variant": self.variant,
-                           "max_payload_bytes": self.max_payload_bytes, "nthread": self.nthread,
-                           "batching": self.batching,
-                           "capture": self.capture.to_dict() if self.capture else None,
-                           "log_file": self.log_file, "instance_id": self.instance_id})
-
-    @classmethod
-    def from_json(cls, text: str) -> EndpointConfig:
-        raw = json.loads(text)
-        cap = raw.pop("capture", None)
-        return cls(model_dir=Path(raw.pop("model_dir")), capture=CaptureConfig.from_dict(cap) if cap else None,
-                   **raw)
 
 
 class _TooLarge(Exception):
@@ -154,7 +119,7 @@ def create_app(config: EndpointConfig) -> Starlette:
             raise _TooLarge(total)
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    batcher = _Batcher(model.predict) if config.batching else None
+    batcher = PredictionBatcher(model.predict) if config.batching else None
     counts = {"invocations": 0, "errors": 0}
 
     async def run_handler(body: bytes | str, content_type: str | None, accept: str | None) -> tuple[int, bytes, str, str]:
@@ -281,73 +246,6 @@ def create_app(config: EndpointConfig) -> Starlette:
     return app
 
 
-class _Batcher:
-    """Dynamic batching: the rows of the requests that arrive while a prediction runs are predicted together
-    in the next call, in one worker thread. XGBoost's C call releases the GIL, so the event loop parses and
-    answers other requests meanwhile, and one call's fixed cost is shared by every request in it. A single
-    request waits for nothing but its own prediction; each request gets exactly its own rows back."""
-
-    def __init__(self, predict: Callable[[np.ndarray], np.ndarray], max_rows: int = MAX_BATCH_ROWS) -> None:
-        self._predict = predict
-        self._max_rows = max_rows
-        self._pending: list[tuple[np.ndarray, asyncio.Future]] = []
-        self._running = False
-        self._executor: ThreadPoolExecutor | None = None
-        self.calls = 0
-        self.rows = 0
-
-    def start(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict")
-
-    def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
-
-    async def predict(self, X: np.ndarray) -> np.ndarray:
-        loop = asyncio.get_running_loop()
-        if self._executor is None:  # not started (no lifespan): predict here
-            return self._predict(X)
-        future = loop.create_future()
-        self._pending.append((X, future))
-        if not self._running:
-            self._running = True
-            loop.create_task(self._drain(loop))
-        return await future
-
-    async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
-        try:
-            while self._pending:
-                batch, rows = [], 0
-                while self._pending and (not batch or rows + len(self._pending[0][0]) <= self._max_rows):
-                    item = self._pending.pop(0)
-                    batch.append(item)
-                    rows += len(item[0])
-                X = batch[0][0] if len(batch) == 1 else _concatenate([x for x, _ in batch])
-                try:
-                    P = await loop.run_in_executor(self._executor, self._predict, X)
-                except Exception as exc:  # noqa: BLE001 - every request of the batch gets it
-                    for _, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(exc)
-                    continue
-                self.calls += 1
-                self.rows += rows
-                offset = 0
-                for x, fut in batch:
-                    if not fut.done():  # a client that went away cancelled its future
-                        fut.set_result(P[offset:offset + len(x)])
-                    offset += len(x)
-        finally:
-            self._running = False
-
-
-def _concatenate(arrays: list[np.ndarray]) -> np.ndarray:
-    import numpy as np
-
-    return np.concatenate(arrays)
-
-
 def _runtime_error(status: int, error_type: str | None, body: dict, request_id: str) -> Response:
     from starlette.responses import Response
 
@@ -355,6 +253,29 @@ def _runtime_error(status: int, error_type: str | None, body: dict, request_id: 
     if error_type:
         headers["x-amzn-ErrorType"] = error_type
     return Response(json.dumps(body).encode(), status, headers=headers, media_type="application/json")
+
+
+def serve_foreground(config: EndpointConfig, host: str, port: int, workers: int = 1,
+                     pid_file: Path | None = None) -> int:
+    """Run uvicorn in this process until SIGTERM/SIGINT; removes ``pid_file`` if it still names this process."""
+    import copy
+
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config["loggers"]["mlpipe"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    os.environ[ENV_CONFIG] = config.to_json()
+    try:
+        uvicorn.run("mlpipe.local.endpoint_app:app_from_env", factory=True, host=host, port=port,
+                    workers=workers, loop="uvloop", http="httptools", lifespan="on", access_log=False,
+                    log_config=log_config, log_level="info", timeout_graceful_shutdown=10, timeout_keep_alive=30, server_header=False)
+        return 0
+    finally:
+        if pid_file is not None:
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                if int(json.loads(pid_file.read_text())["pid"]) == os.getpid():
+                    pid_file.unlink()
 
 
 def app_from_env() -> Starlette:

@@ -3,7 +3,6 @@ data capture on shutdown, and process management (start, ping, stop, busy port, 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -21,6 +20,7 @@ from hypothesis import strategies as st
 from mlpipe.local import endpoint as ep
 from mlpipe.local.capture import CaptureConfig
 from mlpipe.local.endpoint import EndpointError, EndpointHandle, endpoint_status, start_endpoint, stop_endpoint
+from mlpipe.local.processes import group_members
 from mlpipe.paths import CODE_ROOT
 from serving.testing import csv_body as csv_rows
 from serving.testing import json_values as json_rows
@@ -156,29 +156,6 @@ def test_concurrent_requests_each_get_their_own_predictions(endpoint: EndpointHa
     assert requests == 4 * len(sizes)
     assert after["predicted_rows"] - before["predicted_rows"] == 4 * sum(sizes)
     assert calls < requests  # some requests shared an XGBoost call
-
-
-def test_batcher_coalesces_waiting_requests_and_splits_the_result() -> None:
-    from mlpipe.local.endpoint_app import _Batcher
-
-    seen: list[int] = []
-
-    def predict(X: np.ndarray) -> np.ndarray:
-        seen.append(len(X))
-        return X[:, 0] * 2
-
-    async def run() -> list[np.ndarray]:
-        batcher = _Batcher(predict, max_rows=8)
-        batcher.start()
-        try:
-            return await asyncio.gather(*(batcher.predict(np.full((n, 2), k, np.float32))
-                                          for k, n in enumerate([1, 2, 3, 4, 1])))
-        finally:
-            batcher.close()
-
-    out = asyncio.run(run())
-    assert [o.tolist() for o in out] == [[0.0], [2.0] * 2, [4.0] * 3, [6.0] * 4, [8.0]]
-    assert seen == [6, 5]  # 1+2+3 fit in 8 rows, then 4+1
 
 
 # ---- the container contract -----------------------------------------------------------------------------
@@ -335,7 +312,7 @@ def test_second_start_on_a_busy_port_fails_clearly(endpoint: EndpointHandle, mod
 
 def test_port_taken_between_check_and_bind_fails_with_the_log(endpoint: EndpointHandle, model_dir: Path,
                                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ep, "_port_free", lambda host, port: True)
+    monkeypatch.setattr(ep, "port_free", lambda host, port: True)
     start_should_fail(model_dir, "other", port=endpoint.port, run_dir=tmp_path,
                       match=r"(?s)exited with code \d+ while starting.*address already in use")
     assert not list(tmp_path.glob("*.pid"))
@@ -376,7 +353,7 @@ def test_cli_serve_status_stop(model_dir: Path, tmp_path: Path) -> None:
         stopped = cli("stop", "--name", "cli-test")
     assert stopped.returncode == 0 and stopped.stdout.startswith("stopped")
     assert not Path(handle["pid_file"]).exists()
-    assert _process_gone(handle["pid"]) and ep._group_members(handle["pid"]) == []  # its workers too
+    assert _process_gone(handle["pid"]) and group_members(handle["pid"]) == []  # its workers too
     status = cli("status")
     assert status.returncode == 0 and json.loads(status.stdout) == []
 
@@ -386,12 +363,12 @@ def test_a_model_dir_with_code_is_served_by_its_own_handler(model_dir: Path, tmp
     SageMaker endpoint runs); the local endpoint serves that copy, not include/serving."""
     import shutil
 
+    from training.model_code import write_model_code
+
     own = tmp_path / "model"
     shutil.copytree(model_dir, own)
-    (own / "code" / "serving").mkdir(parents=True)
-    for name in ("__init__.py", "inference.py"):
-        shutil.copy2(CODE_ROOT / "include" / "serving" / name, own / "code" / "serving" / name)
-    with (own / "code" / "serving" / "inference.py").open("a") as fh:
+    write_model_code(str(own))
+    with (own / "code" / "serving" / "request_parsing.py").open("a") as fh:
         fh.write("\n\ndef parse_json(body):\n    raise MalformedPayloadError('the handler in the model dir')\n")
     handle = start_endpoint(own, "own-code", run_dir=tmp_path / "run")
     try:
