@@ -15,7 +15,7 @@ DATE=...`). The date is the logical date, else the newest `ds` carried by the tr
 
 | stack | tuning / evaluation / registry |
 |---|---|
-| `aws` | `tune.find_job` describes the deterministic job name (InProgress: wait, Completed: reuse, Failed/Stopped: next attempt `-r2`), then the deferrable `SageMakerTuningOperator` (Bayesian, managed spot GPU, checkpoints in S3, KMS, VPC, network isolation); a SageMaker Processing job runs `evaluate.py` in the training image; the report adds the spot saving; `SageMakerRegisterModelVersionOperator` (reuses the version already registered for the tuning job) |
+| `aws` | `tune.find_job` describes the deterministic job name (InProgress: wait, Completed: reuse, Failed/Stopped: next attempt `-r2`), then the deferrable `SageMakerTuningOperator` (Bayesian, managed spot GPU, checkpoints in S3, KMS, VPC, network isolation); a SageMaker Processing job runs `evaluate.py` in the training image (metrics, calibration, confusion and the plots, as locally); the report adds the spot saving; `SageMakerRegisterModelVersionOperator` (reuses the version already registered for the tuning job) |
 | `local` | `mlpipe.local.tuning` (Optuna, trials as subprocesses under the container contract), `evaluate.py` as a subprocess, the local registry (`make approve VERSION=n`, `make reject VERSION=n`) |
 
 Configuration: `include/config/$PIPELINE_ENV.yaml` (`training`, `aws` on aws, `lake`, `dag`).
@@ -25,7 +25,7 @@ from airflow.sdk import DAG, task
 from mlpipe.config import load_config
 from mlpipe.dagkit import dag_kwargs, gold_asset, retrain_asset
 from mlpipe.stacks import get_stack
-from mlpipe.tasks.training import SPLIT_TASK_ID, gate, split
+from mlpipe.tasks.training import SPLIT_TASK_ID, promotion_gate, split
 
 cfg = load_config()
 stack = get_stack(cfg)
@@ -38,5 +38,5 @@ with DAG(
     channels = task(split, task_id=SPLIT_TASK_ID)()
     tuned = stack.training.tune(channels)
     evaluated = stack.training.evaluate(channels, tuned)
-    verdict = task(gate, task_id="gate")(evaluated)
+    verdict = task(promotion_gate, task_id="gate")(evaluated)
     stack.training.register(channels, tuned, evaluated, verdict)

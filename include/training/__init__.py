@@ -2,7 +2,7 @@
 
 Runs unchanged inside the SageMaker XGBoost framework container (script mode) and, on the local stack, as a
 subprocess under the same container contract (``mlpipe.local.tuning``). It never imports Airflow or mlpipe;
-its imports are xgboost, numpy, pandas, pyarrow, scikit-learn and the standard library, and it keeps to
+its imports are xgboost, numpy, pandas, pyarrow, scikit-learn, matplotlib (plots) and the standard library, and it keeps to
 Python 3.8 syntax so older framework images run it too.
 
 Modules, one job each:
@@ -15,6 +15,9 @@ Modules, one job each:
 - ``metrics``     metric lines (the MetricDefinitions format) and binary-classification metrics
 - ``baseline``    training baseline statistics for drift monitoring, and the naive baseline model
 - ``model_code``  the serving handler copied into the model directory's ``code/`` (model.tar.gz carries it)
-- ``evaluate``    test-set evaluation of a trained model against the naive baseline, and the gate
+- ``score``       loading a model directory and scoring rows with it (also a script: the champion's test AUC)
+- ``plots``       the evaluation's figures (ROC, precision-recall, feature importance) as PNG files
+- ``evaluate``    test-set evaluation of a trained model against the naive baseline, the promotion checks,
+                  calibration, confusion and the plots (a script: the Processing job, the local stack)
 - ``train``       the entry point that wires them together
 """

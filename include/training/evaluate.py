@@ -8,7 +8,9 @@ it also runs on its own, e.g. as a SageMaker Processing job or a local subproces
 
 The gate passes when the model's test AUC beats the naive baseline's by at least ``baseline_margin`` and,
 when a champion (the currently approved model) is given, is not worse than the champion's AUC by more than
-``champion_tolerance``. ``evaluation.json`` carries every figure and each check's verdict.
+``champion_tolerance``. ``evaluation.json`` carries every figure and each check's verdict, the confusion
+matrix at the threshold, the calibration table and the top feature importances; with ``--output`` the ROC, PR
+and importance plots (``plots``) are written beside it and named in its ``images``.
 """
 
 from __future__ import annotations
@@ -28,34 +30,21 @@ if __package__ in (None, ""):  # run as a script: make the sibling modules impor
 
     ensure_package()
 
-from training import contract  # noqa: E402
 from training.baseline import naive_baseline_scores  # noqa: E402
 from training.data import FeatureSchema, encode, labels, read_channel  # noqa: E402
-from training.metrics import auc, binary_metrics  # noqa: E402
-
-
-def load_model(model_dir: str):
-    """The booster, its feature schema and its baseline document from a model directory."""
-    import xgboost as xgb
-
-    with open(os.path.join(model_dir, contract.SCHEMA_FILE)) as fh:
-        schema = FeatureSchema.from_dict(json.load(fh))
-    with open(os.path.join(model_dir, contract.BASELINE_FILE)) as fh:
-        baseline = json.load(fh)
-    booster = xgb.Booster()
-    booster.load_model(os.path.join(model_dir, contract.MODEL_FILE))
-    return booster, schema, baseline
-
-
-def predict(booster, X: pd.DataFrame) -> np.ndarray:
-    import xgboost as xgb
-
-    return booster.predict(xgb.DMatrix(X, enable_categorical=True))
+from training.metrics import auc, binary_metrics, calibration, confusion  # noqa: E402
+from training.plots import IMPORTANCE_TOP, write_plots  # noqa: E402
+from training.score import load_model, predict  # noqa: E402
 
 
 def evaluate_frame(booster, schema: FeatureSchema, baseline: dict[str, object], test: pd.DataFrame,
                    threshold: float = 0.5) -> dict[str, object]:
     """Metrics of the model and of the naive baseline on ``test`` (raw rows, with the label)."""
+    return _evaluate(booster, schema, baseline, test, threshold)[0]
+
+
+def _evaluate(booster, schema: FeatureSchema, baseline: dict[str, object], test: pd.DataFrame, threshold: float
+              ) -> tuple[dict[str, object], np.ndarray, np.ndarray]:
     X = encode(test, schema)
     y = labels(test, schema.label, "test")
     scores = predict(booster, X)
@@ -75,10 +64,14 @@ def evaluate_frame(booster, schema: FeatureSchema, baseline: dict[str, object], 
             "prior": {"rate": prior_rate, "auc": 0.5, "logloss": prior["logloss"], "brier": prior["brier"]},
         },
         "auc_lift_over_naive": lift,
-    }
+        "confusion": confusion(y, scores, threshold),
+        "calibration": calibration(y, scores),
+        "importance": dict(sorted(booster.get_score(importance_type="gain").items(),
+                                  key=lambda kv: -kv[1])[:IMPORTANCE_TOP]),
+    }, y, scores
 
 
-def gate(evaluation: dict[str, object], baseline_margin: float, champion_auc: float | None = None,
+def promotion_checks(evaluation: dict[str, object], baseline_margin: float, champion_auc: float | None = None,
          champion_tolerance: float = 0.0) -> dict[str, object]:
     """The promotion verdict: ``{"passed": bool, "checks": [{"name", "passed", "detail"}, ...]}``."""
     model_auc = (evaluation.get("model") or {}).get("auc")  # type: ignore[union-attr]
@@ -102,12 +95,15 @@ def gate(evaluation: dict[str, object], baseline_margin: float, champion_auc: fl
 
 def evaluate_model_dir(model_dir: str, test_path: str, threshold: float | None = None,
                        baseline_margin: float = 0.0, champion_auc: float | None = None,
-                       champion_tolerance: float = 0.0) -> dict[str, object]:
+                       champion_tolerance: float = 0.0, plots_dir: str | None = None) -> dict[str, object]:
+    """The evaluation document; with ``plots_dir`` the figures too (``images``: caption -> file in it)."""
     booster, schema, baseline = load_model(model_dir)
     if threshold is None:
         threshold = float(((baseline.get("predictions") or {}).get("validation") or {}).get("threshold") or 0.5)
-    result = evaluate_frame(booster, schema, baseline, read_channel(test_path, "test"), threshold)
-    result["gate"] = gate(result, baseline_margin, champion_auc, champion_tolerance)
+    result, y, scores = _evaluate(booster, schema, baseline, read_channel(test_path, "test"), threshold)
+    result["gate"] = promotion_checks(result, baseline_margin, champion_auc, champion_tolerance)
+    if plots_dir is not None:
+        result["images"] = write_plots(y, scores, result["importance"], plots_dir)  # type: ignore[arg-type]
     return result
 
 
@@ -121,8 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--champion-auc", type=float)
     parser.add_argument("--champion-tolerance", type=float, default=0.0)
     args = parser.parse_args(argv)
+    plots_dir = os.path.dirname(os.path.abspath(args.output)) if args.output else None
     result = evaluate_model_dir(args.model_dir, args.test, args.threshold, args.baseline_margin,
-                                args.champion_auc, args.champion_tolerance)
+                                args.champion_auc, args.champion_tolerance, plots_dir)
     text = json.dumps(result, indent=2, sort_keys=True)
     if args.output:
         os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)

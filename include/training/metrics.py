@@ -104,3 +104,22 @@ def binary_metrics(y_true: np.ndarray, y_prob: np.ndarray, threshold: float = 0.
         "rows": float(n),
     }
     return {prefix + k: v for k, v in out.items()}
+
+
+def confusion(y_true: np.ndarray, y_prob: np.ndarray, threshold: float) -> dict[str, int]:
+    """``{"tp", "fp", "fn", "tn"}`` of the predictions ``y_prob >= threshold``."""
+    y = np.asarray(y_true, dtype="float64")
+    pred = np.asarray(y_prob, dtype="float64") >= threshold
+    return {"tp": int(np.sum(pred & (y == 1))), "fp": int(np.sum(pred & (y == 0))),
+            "fn": int(np.sum(~pred & (y == 1))), "tn": int(np.sum(~pred & (y == 0)))}
+
+
+def calibration(y_true: np.ndarray, y_prob: np.ndarray, bins: int = 10) -> list[dict[str, object]]:
+    """Reliability table: per score bin of width ``1/bins`` (the non-empty ones), its rows, mean score and
+    observed positive rate."""
+    y = np.asarray(y_true, dtype="float64")
+    p = np.asarray(y_prob, dtype="float64")
+    index = np.clip((p * bins).astype(int), 0, bins - 1)
+    return [{"bin": f"{b / bins:.1f}-{(b + 1) / bins:.1f}", "n": int((index == b).sum()),
+             "mean_score": float(p[index == b].mean()), "positive_rate": float(y[index == b].mean())}
+            for b in range(bins) if (index == b).any()]

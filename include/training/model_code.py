@@ -6,7 +6,7 @@ The registered model package runs the SageMaker XGBoost image in script mode wit
 
     code/inference.py           the container's entry module (``serving/sagemaker_entry.py``)
     code/serving/__init__.py    the handler package, as the local stack imports it
-    code/serving/inference.py   the handler (model_fn, input_fn, predict_fn, output_fn)
+    code/serving/inference.py   the handler (model_fn, input_fn, predict_fn, output_fn), beside its modules
 
 The serving code travels with the training code: ``serving/`` inside the training sourcedir (``make package``
 puts it there, so it is ``/opt/ml/code/serving`` in the training container), or ``include/serving`` next to
@@ -22,7 +22,9 @@ CODE_DIR = "code"
 ENTRY_SOURCE = "sagemaker_entry.py"
 ENTRY_MODULE = "inference.py"                         # SAGEMAKER_PROGRAM of the registered model package
 PACKAGE = "serving"
-PACKAGE_FILES = ("__init__.py", "inference.py")       # every module the entry imports, besides numpy/xgboost
+# every module the entry imports, besides numpy/xgboost (include/serving but testing.py)
+PACKAGE_FILES = ("__init__.py", "content_types.py", "errors.py", "fast_predict.py", "inference.py", "matrix.py",
+                 "messages.py", "model.py", "payload.py", "request_parsing.py", "schema.py")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

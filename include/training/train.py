@@ -43,10 +43,11 @@ from training.baseline import fit_naive_baseline, training_baseline  # noqa: E40
 from training.callbacks import Interrupt, RunState, TrainingMonitor  # noqa: E402
 from training.checkpoints import CheckpointStore, write_atomic  # noqa: E402
 from training.data import DataError, encode, infer_schema, labels, read_channel  # noqa: E402
-from training.evaluate import evaluate_frame, gate, predict  # noqa: E402
+from training.evaluate import evaluate_frame, promotion_checks  # noqa: E402
 from training.metrics import binary_metrics, final_line, format_values  # noqa: E402
 from training.model_code import write_model_code  # noqa: E402
 from training.params import HyperparameterError, TrainParams, parse  # noqa: E402
+from training.score import predict  # noqa: E402
 
 XGB_MAJOR = int(xgb.__version__.split(".")[0])
 
@@ -194,7 +195,7 @@ def run(env: contract.ContainerEnv, interrupt: Interrupt) -> int:
     if env.channel("test"):
         test_df = read_channel(env.channels["test"], "test")
         evaluation = evaluate_frame(final, schema, baseline_doc, test_df, params.threshold)
-        evaluation["gate"] = gate(evaluation, params.baseline_margin)
+        evaluation["gate"] = promotion_checks(evaluation, params.baseline_margin)
         _write_json(os.path.join(env.output_data_dir, contract.EVALUATION_FILE), evaluation)
         model_metrics: dict[str, float | None] = evaluation["model"]  # type: ignore[assignment]
         log("test: " + format_values({"test:" + k: v for k, v in model_metrics.items()

@@ -144,6 +144,12 @@ SAGEMAKER_TRAINING_VOLUME_GB = 30
 SAGEMAKER_USE_SPOT = True
 SAGEMAKER_MAX_RUNTIME_SECONDS = 3600
 SAGEMAKER_MAX_WAIT_SECONDS = 7200
+# The registered model package's serving environment: the XGBoost image's script-mode serving imports
+# SAGEMAKER_PROGRAM from SAGEMAKER_SUBMIT_DIRECTORY; the training job writes that module into model.tar.gz's
+# code/ (include/training/model_code.py: ENTRY_MODULE in CODE_DIR; a test ties the two), which SageMaker
+# unpacks to /opt/ml/model. Without them the image serves its built-in algorithm, never the project's handler.
+SAGEMAKER_SERVING_PROGRAM = "inference.py"
+SAGEMAKER_SERVING_SUBMIT_DIRECTORY = "/opt/ml/model/code"
 LOCAL_TUNING_THREADS_PER_TRIAL = 1
 # The local model registry (MLflow, SQLite) lives under <lake>/registry.
 LOCAL_REGISTRY_DIR = "registry"

@@ -25,7 +25,8 @@ class FakeTI:
                        "tune.best": best, "evaluate.champion": {"auc": 0.81, "version": 2},
                        "evaluate.report": {"evaluation_uri": f"{ROOT_URI}/evaluation/evaluation.json",
                                            "report_uri": f"{ROOT_URI}/evaluation/report.html",
-                                           "evaluation": {"model": {"auc": 0.83}}}}
+                                           "evaluation": {"model": {"auc": 0.83}}},
+                       "lineage": f"{ROOT_URI}/lineage.json"}
 
     def xcom_pull(self, task_ids: str, key: str | None = None, **_: Any) -> Any:
         return self.values[task_ids]
@@ -101,28 +102,47 @@ def test_model_package_request(dag):
 def test_the_model_package_serves_the_projects_handler(dag):
     """The container's environment selects the handler shipped in model.tar.gz's code/ (the image's script-mode
     serving imports SAGEMAKER_PROGRAM from SAGEMAKER_SUBMIT_DIRECTORY), and the content types are the handler's."""
-    from mlpipe.stacks.aws.training import SERVING_PROGRAM, SERVING_SUBMIT_DIRECTORY
     from serving import inference
+    from serving.content_types import SUPPORTED_CONTENT_TYPES, media_type
+    from serving.errors import UnsupportedAcceptError
 
-    spec = model_package_request(dag)["InferenceSpecification"]
+    req = model_package_request(dag)
+    spec = req["InferenceSpecification"]
     (container,) = spec["Containers"]
     assert container["Environment"] == {"SAGEMAKER_PROGRAM": "inference.py",
                                         "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
-    assert (SERVING_PROGRAM, SERVING_SUBMIT_DIRECTORY) == ("inference.py", "/opt/ml/model/code")
     assert container["ModelDataUrl"] == f"{ROOT_URI}/tuning/output/x/output/model.tar.gz"
     assert container["Image"].endswith("/sagemaker-xgboost:3.0-5")
-    # the module the environment names is the handler, with the functions the image's Transformer wraps
-    assert (ROOT / "include" / "serving" / SERVING_PROGRAM).is_file()
+    assert req["CustomerMetadataProperties"]["lineage_uri"] == f"{ROOT_URI}/lineage.json"
     assert all(callable(getattr(inference, f)) for f in ("model_fn", "input_fn", "predict_fn", "output_fn"))
     # accepted: exactly what input_fn parses; returned: exactly what output_fn can answer with
-    assert sorted(spec["SupportedContentTypes"]) == sorted(inference.SUPPORTED_CONTENT_TYPES)
+    assert sorted(spec["SupportedContentTypes"]) == sorted(SUPPORTED_CONTENT_TYPES)
     answers = set()
     for accept in spec["SupportedResponseMIMETypes"]:
         _, content_type = inference.output_fn(__import__("numpy").array([0.25]), accept)
-        answers.add(inference.media_type(content_type))
-    assert answers == set(spec["SupportedResponseMIMETypes"]) == set(inference.SUPPORTED_CONTENT_TYPES)
-    with pytest.raises(inference.UnsupportedAcceptError):
+        answers.add(media_type(content_type))
+    assert answers == set(spec["SupportedResponseMIMETypes"]) == set(SUPPORTED_CONTENT_TYPES)
+    with pytest.raises(UnsupportedAcceptError):
         inference.output_fn(__import__("numpy").array([0.25]), "application/x-recordio-protobuf")
+
+
+def test_the_registered_program_is_the_entry_module_the_training_job_writes(dag, tmp_path):
+    """One source of truth for the serving entry: the SAGEMAKER_PROGRAM / SAGEMAKER_SUBMIT_DIRECTORY the model
+    package registers are the module train.py writes (model_code.ENTRY_MODULE in CODE_DIR of SM_MODEL_DIR, which
+    SageMaker unpacks to /opt/ml/model), and that file is the handler's entry (serving/sagemaker_entry.py)."""
+    from mlpipe.defaults import SAGEMAKER_SERVING_PROGRAM, SAGEMAKER_SERVING_SUBMIT_DIRECTORY
+    from training import model_code
+
+    (container,) = model_package_request(dag)["InferenceSpecification"]["Containers"]
+    env = container["Environment"]
+    assert (env["SAGEMAKER_PROGRAM"], env["SAGEMAKER_SUBMIT_DIRECTORY"]) == (
+        SAGEMAKER_SERVING_PROGRAM, SAGEMAKER_SERVING_SUBMIT_DIRECTORY)
+    assert env["SAGEMAKER_PROGRAM"] == model_code.ENTRY_MODULE
+    assert env["SAGEMAKER_SUBMIT_DIRECTORY"] == f"/opt/ml/model/{model_code.CODE_DIR}"
+    written = model_code.write_model_code(str(tmp_path))
+    assert f"{model_code.CODE_DIR}/{env['SAGEMAKER_PROGRAM']}" in written
+    assert (tmp_path / model_code.CODE_DIR / env["SAGEMAKER_PROGRAM"]).read_bytes() == (
+        ROOT / "include" / "serving" / model_code.ENTRY_SOURCE).read_bytes()
 
 
 # ---- VolumeKmsKeyId only where the instance type allows it -----------------------------------------------------
@@ -240,10 +260,11 @@ def moto_sagemaker(monkeypatch):
 
 def test_reattach_never_starts_a_second_job(dag, moto_sagemaker):
     from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
-    from mlpipe.stacks.aws.training import decide_attempt, describer
+    from mlpipe.tasks.reattach import decide_attempt
+    from mlpipe.tasks.training_aws import tuning_job_status
 
     hook = SageMakerHook(aws_conn_id="aws_default", region_name="us-east-1")
-    describe = describer(hook)
+    describe = tuning_job_status(hook)
     s3 = hook.get_session(region_name="us-east-1").client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
     s3.create_bucket(Bucket="acme-ml-lake-dev")
     s3.create_bucket(Bucket="acme-ml-code-dev")

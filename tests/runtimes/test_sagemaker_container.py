@@ -141,8 +141,12 @@ def model_tar(trained, tmp_path_factory) -> Path:
 # ---- training ----------------------------------------------------------------------------------------------
 def test_training_job_writes_the_artifact_and_the_metric_lines(trained, tuning_request):
     files = sorted(p.relative_to(trained.model_dir).as_posix() for p in trained.model_dir.rglob("*") if p.is_file())
-    assert files == ["baseline.json", "code/inference.py", "code/serving/__init__.py", "code/serving/inference.py",
-                     "feature_schema.json", "metrics.json", "model.json"]
+    from training import model_code
+
+    shipped = [f"code/{model_code.PACKAGE}/{name}" for name in model_code.PACKAGE_FILES]
+    assert files == sorted(["baseline.json", f"code/{model_code.ENTRY_MODULE}", *shipped, "feature_schema.json",
+                            "metrics.json", "model.json"])
+    assert "code/serving/inference.py" in shipped
     log = trained.log
     assert re.search(r"python -m train --", log), log[:3000]   # script mode ran the sourcedir's train.py
     metrics = json.loads((trained.model_dir / "metrics.json").read_text())
@@ -202,10 +206,13 @@ def test_sigterm_then_a_restart_with_the_checkpoints_restored_ends_with_the_same
 
 
 # ---- evaluation --------------------------------------------------------------------------------------------
-def test_evaluation_processing_job_writes_the_evaluation_the_report_reads(tmp_path, cfg, image_python, bundle,
-                                                                          model_tar, data, trained):
+def test_evaluation_processing_job_writes_the_evaluation_the_report_reads(tmp_path, monkeypatch, cfg, image_python,
+                                                                          bundle, model_tar, data, trained):
+    """The processing job's entrypoint and arguments run evaluate.py in the image's package set: evaluation.json
+    with calibration and confusion, and the ROC / PR / importance figures beside it (matplotlib is in the image),
+    which the shared report task renders from the job's output folder as it would from S3."""
     from mlpipe.stacks.aws import training
-    from mlpipe.tasks import training as t
+    from mlpipe.tasks.training import write_report
 
     request = training.processing_config(cfg, f"{TUNING_JOB}-eval", SPLIT_ROOT, f"{SPLIT_ROOT}/x/model.tar.gz",
                                          "--champion-auc=0.55")   # the rendered champion argument
@@ -215,22 +222,42 @@ def test_evaluation_processing_job_writes_the_evaluation_the_report_reads(tmp_pa
         local.mkdir(parents=True)
         source = {"code": bundle / training.CODE_PREFIX_KEY, "model": model_tar.parent, "test": data["test"]}
         shutil.copytree(source[item["InputName"]], local, dirs_exist_ok=True)
-    output = Path(image.in_container(request["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["LocalPath"], base))
+    (out_spec,) = request["ProcessingOutputConfig"]["Outputs"]
+    output = Path(image.in_container(out_spec["S3Output"]["LocalPath"], base))
     output.mkdir(parents=True)
     app = request["AppSpecification"]
     python = image.layered_venv(image_python, tmp_path / "venv")
+    started = time.monotonic()
     proc = subprocess.run(image.in_container(app["ContainerEntrypoint"] + app["ContainerArguments"], base),
                           env=image.container_env(python, base), cwd=tmp_path, capture_output=True, text=True,
                           timeout=300)
+    seconds = time.monotonic() - started
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    print(f"evaluate.py in the image's package set: {seconds:.1f} s")
     evaluation = json.loads((output / "evaluation.json").read_text())
     assert evaluation["model"]["auc"] > evaluation["baselines"]["naive"]["auc"]
     assert evaluation["gate"]["champion_auc"] == 0.55
-    verdict = t.decide(evaluation, cfg, {"auc": 0.55, "version": 1})
+    assert sum(evaluation["confusion"].values()) == evaluation["rows"] == sum(b["n"] for b in evaluation["calibration"])
+    assert evaluation["images"] == {"ROC": "roc.png", "PR": "pr.png", "feature importance": "importance.png"}
+    for name in evaluation["images"].values():
+        assert (output / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    # what S3Upload puts under <split root>/evaluation/, read by the shared report task through storage
+    local_cfg = _local_config(monkeypatch, tmp_path)
+    root = (tmp_path / "lake-root").as_uri()
+    shutil.copytree(output, tmp_path / "lake-root" / "evaluation")
     tuned = {"name": TUNING_JOB, "best": {"name": trained.name, "hyperparameters": trained.hyperparameters,
                                           "metrics": {}, "objective": evaluation["model"]["auc"]}}
-    html = t.render_report(DS, tuned, evaluation, verdict)
-    assert f"{evaluation['model']['auc']:.4f}" in html
+    out = write_report(local_cfg, {"ds": DS, "root": root}, tuned, {"auc": 0.55, "version": 1})
+    html = (tmp_path / "lake-root" / "evaluation" / "report.html").read_text()
+    assert out["report_uri"] == f"{root}/evaluation/report.html"
+    assert f"{evaluation['model']['auc']:.4f}" in html and html.count("data:image/png;base64,") == 3
+
+
+def _local_config(monkeypatch, tmp_path):
+    from mlpipe.config import load_config
+
+    monkeypatch.setenv("MLPIPE_HOME", str(tmp_path))
+    return load_config("local")
 
 
 # ---- serving -----------------------------------------------------------------------------------------------
@@ -287,10 +314,10 @@ def test_ping_and_the_handler_is_the_projects(container, clients):
 
 
 def test_smoke_requests_and_gold_rows_as_json_and_csv_match_the_local_endpoint(cfg, data, clients, model_dir):
-    from mlpipe.tasks import deployment as d
+    from mlpipe.tasks.deployment import check_predictions, gold_records, smoke_requests
 
-    requests = d.smoke_requests(cfg, f"file://{data['gold']}")
-    records = d.gold_records(cfg, f"file://{data['gold']}", 50)
+    requests = smoke_requests(cfg, f"file://{data['gold']}")
+    records = gold_records(cfg, f"file://{data['gold']}", 50)
     schema = json.loads((model_dir / "feature_schema.json").read_text())
     names = [f["name"] for f in schema["features"]]
     csv = "\n".join(",".join("" if r[n] is None else str(r[n]) for n in names) for r in records).encode()
@@ -305,7 +332,7 @@ def test_smoke_requests_and_gold_rows_as_json_and_csv_match_the_local_endpoint(c
             assert got.status_code == want.status_code == 200, got.text[:500]
             assert got.headers["content-type"].split(";")[0] == accept
             if accept == "application/json":
-                assert len(d.check_predictions(got.content, rows)) == rows
+                assert len(check_predictions(got.content, rows)) == rows
                 np.testing.assert_allclose(scores(got.content), scores(want.content), rtol=0, atol=1e-6)
             else:
                 np.testing.assert_allclose(np.array(got.text.split(), float), np.array(want.text.split(), float),

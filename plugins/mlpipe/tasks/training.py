@@ -1,53 +1,88 @@
-"""ml_training's stack-agnostic task bodies: the time split, the promotion gate, the report, the lineage.
+"""ml_training's task bodies shared by both stacks: the time split, the champion, the promotion gate, the
+report, the lineage.
 
-The lake paths this DAG writes (the same on both stacks)::
+The lake paths this DAG writes (the same on both stacks, :meth:`mlpipe.lake.LakeLayout.training`)::
 
     training/<group>/dt=<ds>/{train,validation,test}/part-0.parquet   the channels (time-based split)
     training/<group>/dt=<ds>/split.json                               boundaries, row counts, gold file hashes
-    training/<group>/dt=<ds>/evaluation/evaluation.json               test-set metrics + gate (evaluate.py)
-    training/<group>/dt=<ds>/evaluation/report.html (+ *.png)         the evaluation report
+    training/<group>/dt=<ds>/evaluation/evaluation.json               test-set metrics, calibration, confusion,
+                                                                      the checks (evaluate.py)
+    training/<group>/dt=<ds>/evaluation/{roc,pr,importance}.png       the figures (evaluate.py, beside it)
+    training/<group>/dt=<ds>/evaluation/report.html                   the evaluation report (figures inlined)
     training/<group>/dt=<ds>/lineage.json                             what the registered version came from
 
-The gate: ``gate`` raises :class:`AirflowSkipException` with the reason when the challenger does not beat the
-naive baseline by ``evaluation.baseline_margin`` or trails the champion (the newest Approved version) by more
-than ``evaluation.champion_tolerance``. The run stays green (nothing is wrong with the pipeline), ``gate`` and
-``register`` show as skipped, and the reason is the gate's log line and the report's verdict.
+The gate: ``promotion_gate`` (task ``gate``) raises :class:`AirflowSkipException` with the reason when the
+challenger does not beat the naive baseline by ``evaluation.baseline_margin`` or trails the champion (the
+newest Approved version) by more than ``evaluation.champion_tolerance``. The run stays green (nothing is wrong
+with the pipeline), ``gate`` and ``register`` show as skipped, and the reason is the gate's log line and the
+report's verdict.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
-import hashlib
 import html
-import io
 import logging
-import os
-import tempfile
 from collections.abc import Mapping
 from typing import Any
 
 from mlpipe.config import PipelineConfig, config_hash, load_config
-from mlpipe.dagkit import lake
 from mlpipe.errors import MlPipeError
+from mlpipe.lake import LakeLayout
+from mlpipe.naming import job_name
+from mlpipe.services import registry_for, storage_for
 
 log = logging.getLogger(__name__)
 
 DAG_ID = "ml_training"
+FEATURES_DAG_ID = "ml_features"
 SPLIT_TASK_ID = "split"
 CHANNELS = ("train", "validation", "test")
+EVALUATION_FILE = "evaluation.json"
+REPORT_FILE = "report.html"
 
 
 def training_root(cfg: PipelineConfig, ds: str) -> str:
-    return f"{lake(cfg).root}/training/{cfg.training.registry.model_package_group}/dt={ds}"
+    """The training run of ``ds`` for the configured model package group."""
+    return LakeLayout.from_config(cfg).training(cfg.training.registry.model_package_group, ds)
 
 
-def gold_partition(cfg: PipelineConfig, ds: str) -> str:
-    return f"{lake(cfg).root}/gold/{cfg.features.gold.name}/dt={ds}"
+def evaluation_uri(root: str) -> str:
+    return f"{root}/evaluation/{EVALUATION_FILE}"
+
+
+def report_uri(root: str) -> str:
+    return f"{root}/evaluation/{REPORT_FILE}"
+
+
+def lineage_uri(root: str) -> str:
+    return f"{root}/lineage.json"
 
 
 def tuning_config_hash(cfg: PipelineConfig) -> str:
     """What makes a tuning job: the training section and the lake (so a changed search gets a new name)."""
     return config_hash(cfg.training, cfg.lake, cfg.features.gold.name)
+
+
+def tuning_job_name(cfg: PipelineConfig, ds: str) -> str:
+    """The tuning job's first name for ``ds`` (dag id, date, config hash): a retry derives the same one."""
+    return job_name("tuning_job", DAG_ID, ds, tuning_config_hash(cfg))
+
+
+def workload(module: str) -> Any:
+    """``include/training/<module>.py`` (the package ``training``, as in the container), imported by path."""
+    import importlib
+    import importlib.util
+
+    from mlpipe.paths import CODE_ROOT
+
+    spec = importlib.util.spec_from_file_location("_mlpipe_training_package",
+                                                  CODE_ROOT / "include" / "training" / "_package.py")
+    pkg = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(pkg)  # type: ignore[union-attr]
+    pkg.ensure_package()
+    return importlib.import_module(f"training.{module}")
 
 
 # ---- ds ------------------------------------------------------------------------------------------------------
@@ -66,73 +101,6 @@ def resolve_ds(ds: str | None, triggering_asset_events: Any) -> str:
     if len(dates) > 1:
         log.warning("events carry %s; training on the newest, %s", sorted(dates), max(dates))
     return max(dates)
-
-
-# ---- file transfer through the stack's storage ----------------------------------------------------------------
-
-
-def _is_local(uri: str) -> bool:
-    return uri.startswith("file://")
-
-
-def list_files(storage: Any, prefix_uri: str, suffix: str = ".parquet") -> dict[str, str]:
-    """``{uri: content hash}`` of the files under a partition (sha256 locally, the S3 ETag on S3)."""
-    from mlpipe.lake import to_path
-
-    if _is_local(prefix_uri):
-        root = to_path(prefix_uri)
-        return {f"{prefix_uri.rstrip('/')}/{p.relative_to(root).as_posix()}":
-                "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest()
-                for p in sorted(root.rglob(f"*{suffix}")) if p.is_file()}
-    bucket = prefix_uri[len("s3://"):].split("/", 1)[0]
-    return {f"s3://{bucket}/{o['Key']}": "etag:" + str(o.get("ETag", "")).strip('"')
-            for o in storage.list(prefix_uri.rstrip("/") + "/") if o["Key"].endswith(suffix)}
-
-
-def read_parquet_files(storage: Any, uris: list[str]) -> Any:
-    import pandas as pd
-
-    from mlpipe.lake import to_path
-
-    frames = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for i, uri in enumerate(uris):
-            path = str(to_path(uri)) if _is_local(uri) else os.path.join(tmp, f"{i}.parquet")
-            if not _is_local(uri):
-                storage.download(uri, path)
-            frames.append(pd.read_parquet(path))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def write_parquet(storage: Any, df: Any, uri: str) -> None:
-    """One Parquet file, atomically (temp + rename locally, a single PutObject on S3)."""
-    from mlpipe.lake import to_path
-
-    if _is_local(uri):
-        path = to_path(uri)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        df.to_parquet(tmp, index=False)
-        tmp.replace(path)
-        return
-    buf = io.BytesIO()
-    df.to_parquet(buf, index=False)
-    storage.write_bytes(uri, buf.getvalue())
-
-
-def workload(module: str) -> Any:
-    """``include/training/<module>.py`` (the package ``training``, as in the container), imported by path."""
-    import importlib
-    import importlib.util
-
-    from mlpipe.paths import CODE_ROOT
-
-    spec = importlib.util.spec_from_file_location("_mlpipe_training_package",
-                                                  CODE_ROOT / "include" / "training" / "_package.py")
-    pkg = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(pkg)  # type: ignore[union-attr]
-    pkg.ensure_package()
-    return importlib.import_module(f"training.{module}")
 
 
 # ---- split ---------------------------------------------------------------------------------------------------
@@ -168,33 +136,49 @@ def split_frame(df: Any, cfg: PipelineConfig, ds: str) -> tuple[dict[str, Any], 
 def split(ds: str | None = None, triggering_asset_events: Any = None, cfg: PipelineConfig | None = None
           ) -> dict[str, Any]:
     """Task body of ``split``: write the channels and ``split.json``; returns their URIs and the statistics."""
-    from mlpipe.stacks import get_stack
-
     cfg = cfg or load_config()
     day = resolve_ds(ds, triggering_asset_events)
-    storage = get_stack(cfg).storage()
-    gold = gold_partition(cfg, day)
-    files = list_files(storage, gold)
+    storage = storage_for(cfg)
+    layout = LakeLayout.from_config(cfg)
+    gold = layout.gold(cfg.features.gold.name, day)
+    files = storage.fingerprints(gold, ".parquet")
     if not files:
         raise MlPipeError(f"no gold Parquet files at {gold}: run ml_features for {day} first")
-    parts, stats = split_frame(read_parquet_files(storage, sorted(files)), cfg, day)
+    parts, stats = split_frame(storage.read_parquet(sorted(files)), cfg, day)
     root = training_root(cfg, day)
     channels = {}
     for name in CHANNELS:
         channels[name] = f"{root}/{name}"
-        write_parquet(storage, parts[name], f"{root}/{name}/part-0.parquet")
+        storage.write_parquet(f"{root}/{name}/part-0.parquet", parts[name])
     doc = {**stats, "gold_partition": gold, "gold_files": files, "channels": channels,
-           "feature_spec_uri": f"{lake(cfg).root}/_specs/ml_features/dt={day}/spec.json"}
+           "feature_spec_uri": layout.spec(FEATURES_DAG_ID, day)}
     storage.write_json(f"{root}/split.json", doc)
     log.info("split of dt=%s: %s rows (windows %s); channels under %s", day, stats["rows"], stats["windows"], root)
     return {**doc, "split_uri": f"{root}/split.json", "root": root}
 
 
-# ---- gate ----------------------------------------------------------------------------------------------------
+# ---- the champion --------------------------------------------------------------------------------------------
 
 
-def decide(evaluation: Mapping[str, Any], cfg: PipelineConfig, champion: Mapping[str, Any] | None
-           ) -> dict[str, Any]:
+def champion(cfg: PipelineConfig | None = None) -> dict[str, Any] | None:
+    """Task body of ``evaluate.champion`` (aws; the local ``evaluate`` calls it too): the newest Approved
+    version of the group, ``{"version", "arn", "auc", "tuning_job_name", "model_uri"}`` (``auc``: its recorded
+    test AUC), or None when no version is Approved."""
+    cfg = cfg or load_config()
+    package = registry_for(cfg).newest_approved(cfg.training.registry.model_package_group)
+    if package is None:
+        return None
+    recorded = package.metrics.get("test_auc")
+    return {"version": package.version, "arn": package.arn,
+            "auc": None if recorded is None else float(recorded), "tuning_job_name": package.tuning_job_name,
+            "model_uri": package.model_uri}
+
+
+# ---- the promotion gate --------------------------------------------------------------------------------------
+
+
+def promotion_verdict(evaluation: Mapping[str, Any], cfg: PipelineConfig, champion: Mapping[str, Any] | None
+                      ) -> dict[str, Any]:
     """The promotion verdict: the challenger's test AUC against the naive baseline (+ margin) and against the
     champion's AUC on the same test split (- tolerance). ``{"register": bool, "reasons": [...], "checks"}``."""
     e = cfg.training.evaluation
@@ -220,10 +204,10 @@ def decide(evaluation: Mapping[str, Any], cfg: PipelineConfig, champion: Mapping
             "reasons": [c["detail"] for c in checks if not c["passed"]], "champion": dict(champion or {}) or None}
 
 
-def gate(evaluated: Mapping[str, Any], cfg: PipelineConfig | None = None) -> dict[str, Any]:
+def promotion_gate(evaluated: Mapping[str, Any], cfg: PipelineConfig | None = None) -> dict[str, Any]:
     """Task body of ``gate``: pass the verdict on, or skip (``register`` is skipped too) with the reason."""
     cfg = cfg or load_config()
-    verdict = decide(evaluated["evaluation"], cfg, evaluated.get("champion"))
+    verdict = promotion_verdict(evaluated["evaluation"], cfg, evaluated.get("champion"))
     for c in verdict["checks"]:
         log.info("gate %s: %s (%s)", c["name"], "passed" if c["passed"] else "FAILED", c["detail"])
     if not verdict["register"]:
@@ -264,6 +248,15 @@ def lineage(split_doc: Mapping[str, Any], tuned: Mapping[str, Any], evaluated: M
     }
 
 
+def write_lineage(split: Mapping[str, Any], tuned: Mapping[str, Any], evaluated: Mapping[str, Any],
+                  cfg: PipelineConfig | None = None) -> str:
+    """Task body of ``lineage`` (aws): the lineage record next to the channels; the version links to it."""
+    cfg = cfg or load_config()
+    uri = lineage_uri(split["root"])
+    storage_for(cfg).write_json(uri, {**lineage(split, tuned, evaluated), "at": now()})
+    return uri
+
+
 # ---- report --------------------------------------------------------------------------------------------------
 
 
@@ -271,17 +264,28 @@ def _fmt(v: Any) -> str:
     return f"{v:.4f}" if isinstance(v, float) else html.escape(str(v))
 
 
+def _calibration_table(rows: Any) -> str:
+    if not rows:
+        return ""
+    body = "".join(f"<tr><td>{html.escape(str(r['bin']))}</td><td>{r['n']}</td><td>{_fmt(r['mean_score'])}</td>"
+                   f"<td>{_fmt(r['positive_rate'])}</td></tr>" for r in rows)
+    return ("<h2>Calibration</h2><table><tr><th>score</th><th>rows</th><th>mean score</th>"
+            f"<th>positive rate</th></tr>{body}</table>")
+
+
 def render_report(ds: str, tuned: Mapping[str, Any], evaluation: Mapping[str, Any], verdict: Mapping[str, Any],
                   images: Mapping[str, str] | None = None, extras: Mapping[str, Any] | None = None) -> str:
-    """The evaluation report (HTML): model vs naive baseline vs champion, the gate, curves, spot saving."""
+    """The evaluation report (HTML): model vs naive baseline vs champion, the gate, the confusion matrix and
+    calibration, the figures (``images``: caption -> ``src``), the stack's extras (the spot saving)."""
     model = evaluation.get("model") or {}
     naive = (evaluation.get("baselines") or {}).get("naive") or {}
     champion = verdict.get("champion") or {}
     rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{_fmt(v)}</td></tr>" for k, v in sorted(model.items()))
     checks = "".join(f"<li class={'ok' if c['passed'] else 'bad'}>{'PASS' if c['passed'] else 'FAIL'} "
                      f"{html.escape(c['name'])}: {html.escape(c['detail'])}</li>" for c in verdict["checks"])
+    confusion = {f"confusion {k}": v for k, v in (evaluation.get("confusion") or {}).items()}
     extra_rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{_fmt(v)}</td></tr>"
-                         for k, v in (extras or {}).items())
+                         for k, v in {**confusion, **(extras or {})}.items())
     imgs = "".join(f"<figure><img src='{html.escape(src)}' width=420><figcaption>{html.escape(name)}"
                    f"</figcaption></figure>" for name, src in (images or {}).items())
     best = tuned.get("best") or {}
@@ -295,12 +299,31 @@ test rows {evaluation.get('rows')}, decision threshold {evaluation.get('threshol
 <h2>Test metrics</h2><table>{rows}
 <tr><td>naive baseline AUC</td><td>{_fmt(naive.get('auc'))}</td></tr>
 <tr><td>champion AUC (same test split)</td><td>{_fmt(champion.get('auc', '-'))}</td></tr>{extra_rows}</table>
+{_calibration_table(evaluation.get('calibration'))}
 {imgs}</body></html>"""
+
+
+def write_report(cfg: PipelineConfig, split: Mapping[str, Any], tuned: Mapping[str, Any],
+                 champ: Mapping[str, Any] | None, extras: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``report.html`` from the run's ``evaluation.json`` and the figures beside it (inlined, so the report is one
+    self-contained object on either stack), through the storage service. Returns the ``evaluate`` XCom:
+    ``{"evaluation", "champion", "evaluation_uri", "report_uri"}``."""
+    storage = storage_for(cfg)
+    uri = evaluation_uri(split["root"])
+    if not storage.exists(uri):
+        raise MlPipeError(f"no {uri}: evaluate.py wrote nothing (aws: see the processing job's CloudWatch log)")
+    evaluation = storage.read_json(uri)
+    folder = uri.rsplit("/", 1)[0]
+    images = {caption: "data:image/png;base64," + base64.b64encode(storage.read_bytes(f"{folder}/{name}")).decode()
+              for caption, name in (evaluation.get("images") or {}).items()}
+    verdict = promotion_verdict(evaluation, cfg, champ)
+    out = report_uri(split["root"])
+    storage.write_text(out, render_report(split["ds"], tuned, evaluation, verdict, images, extras))
+    log.info("test AUC %s (naive %s, champion %s); report %s", (evaluation.get("model") or {}).get("auc"),
+             ((evaluation.get("baselines") or {}).get("naive") or {}).get("auc"), (champ or {}).get("auc"), out)
+    return {"evaluation": evaluation, "champion": dict(champ) if champ else None, "evaluation_uri": uri,
+            "report_uri": out}
 
 
 def now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-__all__ = ["CHANNELS", "DAG_ID", "decide", "flat_metrics", "gate", "lineage", "render_report", "resolve_ds",
-           "split", "split_frame", "training_root", "tuning_config_hash"]

@@ -19,7 +19,7 @@ def test_model_dir_carries_the_serving_code(tmp_path, channels):
     assert run_in_process(job, channels.mapping(), HPS) == 0
     code = job.model_dir / "code"
     files = sorted(p.relative_to(code).as_posix() for p in code.rglob("*") if p.is_file())
-    assert files == ["inference.py", "serving/__init__.py", "serving/inference.py"]
+    assert files == ["inference.py", *(f"serving/{n}.py" for n in sorted(["__init__", "content_types", "errors", "fast_predict", "inference", "matrix", "messages", "model", "payload", "request_parsing", "schema"]))]
     serving = ROOT / "include" / "serving"
     assert (code / "inference.py").read_bytes() == (serving / "sagemaker_entry.py").read_bytes()
     assert (code / "serving" / "inference.py").read_bytes() == (serving / "inference.py").read_bytes()

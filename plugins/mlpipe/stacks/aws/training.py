@@ -1,7 +1,12 @@
-"""AWS training: SageMaker HPO on managed spot GPUs, a Processing job running evaluate.py, the Model Registry::
+"""AWS training at build time: SageMaker HPO on managed spot GPUs, a Processing job running evaluate.py, the
+Model Registry::
 
     split >> tune.find_job >> tune.tuning_job >> tune.best
-          >> evaluate.champion >> evaluate.processing_job >> evaluate.report >> gate >> register
+          >> evaluate.champion >> evaluate.processing_job >> evaluate.report >> gate >> lineage >> register
+
+The task bodies are :mod:`mlpipe.tasks.training` (champion, report, lineage: shared with the local stack) and
+:mod:`mlpipe.tasks.training_aws` (find_job, best, the report's spot saving); this module holds the operator
+subclasses and the request builders (pure functions of the config, with Jinja strings).
 
 Retry safety: the tuning job's name is deterministic (dag id, date, config hash). ``tune.find_job`` describes it
 first: InProgress -> the operator waits for it (deferred, no second job); Completed -> reused; Failed/Stopped
@@ -22,68 +27,34 @@ from airflow.providers.amazon.aws.operators.sagemaker import (
 )
 from airflow.sdk import TaskGroup, task
 
-from mlpipe.config import PipelineConfig, load_config
+from mlpipe.config import PipelineConfig
 from mlpipe.config.instances import volume_kms
 from mlpipe.dagkit import model_asset
+from mlpipe.defaults import SAGEMAKER_SERVING_PROGRAM, SAGEMAKER_SERVING_SUBMIT_DIRECTORY
 from mlpipe.errors import ConfigError, MlPipeError
-from mlpipe.naming import job_name
-from mlpipe.stacks.aws import reattach
 from mlpipe.stacks.aws.waits import poll_seconds
-from mlpipe.tasks import training as t
+from mlpipe.tasks.reattach import ACTIVE
+from mlpipe.tasks.training import DAG_ID, champion, write_lineage
+from mlpipe.tasks.training_aws import best, find_job, report, tuning_job_status
 
 log = logging.getLogger(__name__)
 
 SOURCEDIR_KEY = "training/sourcedir.tar.gz"   # include/training packed by `make deploy`
 CODE_PREFIX_KEY = "training/code/"            # include/training unpacked (evaluate.py and its siblings)
 CHECK_INTERVAL_SECONDS = 60
-# The registered model package's serving environment: the XGBoost image's script-mode serving
-# (sagemaker_xgboost_container.serving + sagemaker_containers.ServingEnv) imports SAGEMAKER_PROGRAM from
-# SAGEMAKER_SUBMIT_DIRECTORY (copied to /opt/ml/code and put on sys.path); without them it serves its
-# built-in algorithm, never the project's handler. The handler ships inside model.tar.gz under code/, which
-# SageMaker unpacks to /opt/ml/model (the SageMaker Python SDK's convention for a model with its own code).
-SERVING_PROGRAM = "inference.py"                 # include/serving/sagemaker_entry.py, at code/inference.py (the handler: code/serving/)
-SERVING_SUBMIT_DIRECTORY = "/opt/ml/model/code"  # model.tar.gz's code/ once SageMaker unpacked it
 PROCESSING_INSTANCE_TYPE = "ml.m5.xlarge"
 PROCESSING_DIR = "/opt/ml/processing"
-ACTIVE = reattach.ACTIVE
 
 SPLIT = "ti.xcom_pull(task_ids='split')"
 FIND = "ti.xcom_pull(task_ids='tune.find_job')"
 BEST = "ti.xcom_pull(task_ids='tune.best')"
 CHAMPION = "ti.xcom_pull(task_ids='evaluate.champion')"
+REPORT = "ti.xcom_pull(task_ids='evaluate.report')"
+LINEAGE = "ti.xcom_pull(task_ids='lineage')"
 
 
 def _j(expr: str) -> str:
     return "{{ " + expr + " }}"
-
-
-def base_name(cfg: PipelineConfig, ds: str) -> str:
-    return job_name("tuning_job", t.DAG_ID, ds, t.tuning_config_hash(cfg))
-
-
-def decide_attempt(name: str, describe: Any) -> tuple[str, str]:
-    """``(action, name)`` for the tuning job named ``name`` given its status reader (None: none); see
-    :func:`mlpipe.stacks.aws.reattach.decide_attempt`."""
-    return reattach.decide_attempt(name, describe, "tuning job")
-
-
-def describer(hook: Any) -> Any:
-    """A function name -> HyperParameterTuningJobStatus, or None when SageMaker has no such job."""
-    return reattach.status_reader(hook.describe_tuning_job, "HyperParameterTuningJobStatus")
-
-
-def _hook(cfg: PipelineConfig) -> Any:
-    from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
-
-    return SageMakerHook(aws_conn_id=cfg.aws.conn_id, region_name=cfg.aws.region)
-
-
-def find_job(split: dict[str, Any], cfg: PipelineConfig | None = None) -> dict[str, str]:
-    """Task body of ``tune.find_job``: which tuning job this run uses, and whether to start, wait or reuse it."""
-    cfg = cfg or load_config()
-    action, name = decide_attempt(base_name(cfg, split["ds"]), describer(_hook(cfg)))
-    log.info("tuning job %s: %s", name, action)
-    return {"name": name, "action": action}
 
 
 class ReattachingTuningOperator(SageMakerTuningOperator):
@@ -92,7 +63,7 @@ class ReattachingTuningOperator(SageMakerTuningOperator):
 
     def execute(self, context: Any) -> dict:
         name = self.config["HyperParameterTuningJobName"]
-        status = describer(self.hook)(name)
+        status = tuning_job_status(self.hook)(name)
         if status is None:
             return super().execute(context)
         if status == "Completed":
@@ -156,13 +127,14 @@ def tuning_config(cfg: PipelineConfig, name: str, split_root: str) -> dict[str, 
             "TrainingJobEarlyStoppingType": tr.tuning.early_stopping_type,
         },
         "TrainingJobDefinition": definition,
-        "Tags": [{"Key": "mlpipe:dag", "Value": t.DAG_ID}, {"Key": "mlpipe:environment", "Value": cfg.environment}],
+        "Tags": [{"Key": "mlpipe:dag", "Value": DAG_ID}, {"Key": "mlpipe:environment", "Value": cfg.environment}],
     }
 
 
 def serving_environment() -> dict[str, str]:
     """``Environment`` of the model package's container: the image's script mode on the project's handler."""
-    return {"SAGEMAKER_PROGRAM": SERVING_PROGRAM, "SAGEMAKER_SUBMIT_DIRECTORY": SERVING_SUBMIT_DIRECTORY}
+    return {"SAGEMAKER_PROGRAM": SAGEMAKER_SERVING_PROGRAM,
+            "SAGEMAKER_SUBMIT_DIRECTORY": SAGEMAKER_SERVING_SUBMIT_DIRECTORY}
 
 
 def inference_specification(cfg: PipelineConfig, model_url: str) -> dict[str, Any]:
@@ -175,48 +147,6 @@ def inference_specification(cfg: PipelineConfig, model_url: str) -> dict[str, An
                             "Environment": serving_environment()}],
             "SupportedContentTypes": list(CONTENT_TYPES),
             "SupportedResponseMIMETypes": sorted(CONTENT_TYPES)}
-
-
-def model_artifact_uri(split_root: str, training_job: str) -> str:
-    """Where SageMaker puts a training job's model: ``<S3OutputPath><job>/output/model.tar.gz``."""
-    return f"{split_root}/tuning/output/{training_job}/output/model.tar.gz"
-
-
-def best(split: dict[str, Any], found: dict[str, str], cfg: PipelineConfig | None = None) -> dict[str, Any]:
-    """Task body of ``tune.best``: the tuning job's best training job, its metrics and model artifact."""
-    cfg = cfg or load_config()
-    d = _hook(cfg).describe_tuning_job(found["name"])
-    b = d.get("BestTrainingJob") or {}
-    if not b.get("TrainingJobName"):
-        raise MlPipeError(f"tuning job {found['name']} has no best training job (status "
-                          f"{d.get('HyperParameterTuningJobStatus')}); see its training jobs in the console")
-    objective = b.get("FinalHyperParameterTuningJobObjectiveMetric") or {}
-    model_uri = model_artifact_uri(split["root"], b["TrainingJobName"])
-    return {"name": found["name"], "objective_metric": objective.get("MetricName"),
-            "best": {"name": b["TrainingJobName"], "objective": objective.get("Value"),
-                     "metrics": {objective["MetricName"]: objective["Value"]} if objective else {},
-                     "hyperparameters": b.get("TunedHyperParameters") or {}, "model_uri": model_uri}}
-
-
-def champion(cfg: PipelineConfig | None = None) -> dict[str, Any] | None:
-    """Task body of ``evaluate.champion``: the newest Approved version of the group and its test AUC."""
-    from botocore.exceptions import ClientError
-
-    cfg = cfg or load_config()
-    client = _hook(cfg).conn
-    group = cfg.training.registry.model_package_group
-    try:
-        pages = client.list_model_packages(ModelPackageGroupName=group, ModelApprovalStatus="Approved",
-                                           SortBy="CreationTime", SortOrder="Descending", MaxResults=1)
-    except ClientError:
-        return None
-    items = pages.get("ModelPackageSummaryList") or []
-    if not items:
-        return None
-    arn = items[0]["ModelPackageArn"]
-    meta = client.describe_model_package(ModelPackageName=arn).get("CustomerMetadataProperties") or {}
-    auc = meta.get("test_auc")
-    return {"arn": arn, "version": items[0].get("ModelPackageVersion"), "auc": float(auc) if auc else None}
 
 
 def processing_config(cfg: PipelineConfig, name: str, split_root: str, model_uri: str,
@@ -255,41 +185,9 @@ def processing_config(cfg: PipelineConfig, name: str, split_root: str, model_uri
                           **({"VpcConfig": {"Subnets": list(aws.subnet_ids),
                                             "SecurityGroupIds": list(aws.security_group_ids)}}
                              if aws.subnet_ids else {})},
-        "Tags": [{"Key": "mlpipe:dag", "Value": t.DAG_ID}],
+        "Tags": [{"Key": "mlpipe:dag", "Value": DAG_ID}],
     }
     return config
-
-
-def spot_saving(hook: Any, training_job: str) -> dict[str, Any]:
-    """BillableTimeInSeconds vs TrainingTimeInSeconds of the best training job (DescribeTrainingJob)."""
-    try:
-        d = hook.describe_training_job(training_job)
-    except Exception as err:  # noqa: BLE001 - the report still renders without it
-        return {"spot saving": f"unavailable ({type(err).__name__})"}
-    billable, total = d.get("BillableTimeInSeconds"), d.get("TrainingTimeInSeconds")
-    if not billable or not total:
-        return {"spot saving": "unavailable (no billable/training time)"}
-    return {"training seconds": total, "billable seconds": billable,
-            "spot saving": f"{100 * (1 - billable / total):.1f}%"}
-
-
-def report(split: dict[str, Any], tuned: dict[str, Any], champ: dict[str, Any] | None,
-           cfg: PipelineConfig | None = None) -> dict[str, Any]:
-    """Task body of ``evaluate.report``: evaluation.json from S3, the spot saving, the HTML report to S3."""
-    from mlpipe.stacks import get_stack
-
-    cfg = cfg or load_config()
-    storage = get_stack(cfg).storage()
-    uri = f"{split['root']}/evaluation/evaluation.json"
-    if not storage.exists(uri):
-        raise MlPipeError(f"no {uri}: the evaluation processing job wrote nothing; see its CloudWatch log")
-    evaluation = storage.read_json(uri)
-    verdict = t.decide(evaluation, cfg, champ)
-    extras = spot_saving(_hook(cfg), tuned["best"]["name"])
-    report_uri = f"{split['root']}/evaluation/report.html"
-    storage.write_bytes(report_uri, t.render_report(split["ds"], tuned, evaluation, verdict, None, extras).encode())
-    return {"evaluation": evaluation, "champion": champ, "evaluation_uri": uri, "report_uri": report_uri,
-            "spot": extras}
 
 
 class IdempotentRegisterModelVersionOperator(SageMakerRegisterModelVersionOperator):
@@ -368,7 +266,6 @@ class AwsTraining:
 
     def register(self, split: Any, tuned: Any, evaluated: Any, verdict: Any) -> Any:
         reg, sm = self.cfg.training.registry, self.cfg.training.sagemaker
-        ev = "ti.xcom_pull(task_ids='evaluate.report')"
         op = IdempotentRegisterModelVersionOperator(
             task_id="register",
             image_uri=sm.image_uri,
@@ -381,12 +278,12 @@ class AwsTraining:
                 # replaces the operator's own (image and model only, CSV only): adds the serving environment
                 "InferenceSpecification": inference_specification(self.cfg, _j(BEST + "['best']['model_uri']")),
                 "ModelMetrics": {"ModelQuality": {"Statistics": {
-                    "ContentType": "application/json", "S3Uri": _j(ev + "['evaluation_uri']")}}},
+                    "ContentType": "application/json", "S3Uri": _j(REPORT + "['evaluation_uri']")}}},
                 "CustomerMetadataProperties": {
                     "tuning_job_name": _j(BEST + "['name']"), "best_training_job": _j(BEST + "['best']['name']"),
-                    "ds": _j(SPLIT + "['ds']"), "test_auc": _j(ev + "['evaluation']['model']['auc']"),
-                    "lineage_uri": _j(SPLIT + "['root']") + "/lineage.json",
-                    "report_uri": _j(ev + "['report_uri']")},
+                    "ds": _j(SPLIT + "['ds']"), "test_auc": _j(REPORT + "['evaluation']['model']['auc']"),
+                    "lineage_uri": _j(LINEAGE),
+                    "report_uri": _j(REPORT + "['report_uri']")},
             },
             outlets=[model_asset(self.cfg)],
             **self.aws)
@@ -395,23 +292,7 @@ class AwsTraining:
         return op.output
 
 
-def write_lineage(split: dict[str, Any], tuned: dict[str, Any], evaluated: dict[str, Any],
-                  cfg: PipelineConfig | None = None) -> str:
-    """Task body of ``lineage`` (aws): the lineage record next to the channels; the version links to it."""
-    from mlpipe.stacks import get_stack
-
-    cfg = cfg or load_config()
-    uri = f"{split['root']}/lineage.json"
-    get_stack(cfg).storage().write_json(uri, {**t.lineage(split, tuned, evaluated), "at": t.now()})
-    return uri
-
-
 def _approval(auto: bool) -> Any:
     from airflow.providers.amazon.aws.utils.sagemaker import ApprovalStatus
 
     return ApprovalStatus.APPROVED if auto else ApprovalStatus.PENDING_MANUAL_APPROVAL
-
-
-__all__ = ["SERVING_PROGRAM", "SERVING_SUBMIT_DIRECTORY", "AwsTraining", "decide_attempt", "find_job",
-           "inference_specification", "model_artifact_uri", "processing_config", "serving_environment", "tuning_config"]
-

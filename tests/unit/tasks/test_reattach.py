@@ -1,10 +1,10 @@
-"""mlpipe.stacks.aws.reattach: which attempt of a deterministically named SageMaker job a (retried) task uses."""
+"""mlpipe.tasks.reattach: which attempt of a deterministically named SageMaker job a (retried) task uses."""
 
 from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
-from mlpipe.stacks.aws.reattach import decide_attempt, status_reader
+from mlpipe.tasks.reattach import decide_attempt, status_reader
 
 NAME = "ml-deployment-20261101-0123abcd"
 

@@ -1,4 +1,4 @@
-"""Retry-safe SageMaker jobs: which attempt of a deterministically named job a task uses.
+"""Retry-safe SageMaker jobs: which attempt of a deterministically named job a task (or an operator) uses.
 
 A job's first name is ``mlpipe.naming.job_name`` (dag id, date, config hash); a retry derives the same name and
 describes it: InProgress/Stopping -> wait for that job (no second one); Completed -> reuse it; Failed/Stopped ->
