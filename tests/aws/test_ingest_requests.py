@@ -304,3 +304,29 @@ def test_bronze_events_carry_the_same_extra_on_both_stacks(monkeypatch, moto, tm
     assert aws["partition"] == f"{aws_asset.uri}/dt={DS}" and aws["partition"].startswith("s3://acme-ml-lake-dev/")
     assert local["partition"] == f"{local_asset.uri}/dt={DS}" and local["partition"].startswith(tmp_path.as_uri())
     assert aws["ds"] == local["ds"] == DS
+
+
+
+def test_datasync_promotes_what_changed_since_the_execution_started_under_its_folder(moto, cfg):
+    """LastModified is in whole seconds: an object written in the second the execution started counts; an
+    older one and one in a sibling folder sharing the prefix's name do not."""
+    import datetime as dt
+    import time
+
+    from mlpipe.config import load_config
+    from mlpipe.tasks.ingestion_aws import transferred_objects
+
+    bucket, base = "acme-ml-lake-dev", "raw/datasync/clickstream"
+    prefix = load_config().source("clickstream").datasync_target_prefix.rstrip("/")
+    assert prefix == f"s3://{bucket}/{base}"
+    moto.put_object(Bucket=bucket, Key=f"{base}/old.jsonl", Body=b"{}\n")
+    old = moto.head_object(Bucket=bucket, Key=f"{base}/old.jsonl")["LastModified"]
+    while dt.datetime.now(dt.UTC).replace(microsecond=0) <= old:  # the next second
+        time.sleep(0.05)
+    for key in (f"{base}/2026-11-01/new.jsonl", f"{base}-other/new.jsonl"):
+        moto.put_object(Bucket=bucket, Key=key, Body=b"{}\n")
+    new = moto.head_object(Bucket=bucket, Key=f"{base}/2026-11-01/new.jsonl")["LastModified"]
+    started = new + dt.timedelta(microseconds=400_000)  # started in that second, before the write
+    assert transferred_objects(load_config(), prefix, started) == [f"{prefix}/2026-11-01/new.jsonl"]
+    assert transferred_objects(load_config(), prefix + "/", old) == [f"{prefix}/2026-11-01/new.jsonl",
+                                                                     f"{prefix}/old.jsonl"]
