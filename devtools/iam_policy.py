@@ -374,8 +374,9 @@ def _as_prefix(uri: str) -> str:
 def training_access(cfg: PipelineConfig) -> S3Access:
     """The tuning job's training jobs and the evaluation Processing job (``training.sagemaker.role_arn``): what
     CreateHyperParameterTuningJob and CreateProcessingJob name, for any date."""
-    from mlpipe.stacks.aws.training import model_artifact_uri, processing_config, tuning_config
+    from mlpipe.stacks.aws.training import processing_config, tuning_config
     from mlpipe.tasks.training import training_root
+    from mlpipe.tasks.training_aws import model_artifact_uri
 
     root = training_root(cfg, ANY)
     definition = tuning_config(cfg, ANY, root)["TrainingJobDefinition"]
@@ -394,9 +395,9 @@ def inference_access(cfg: PipelineConfig) -> S3Access:
     job run with: the registered model artifact, the endpoint's data capture, the transform job's staged input
     and its ``predictions/`` output, for any date."""
     from mlpipe.stacks.aws.deployment import transform_input_prefix
-    from mlpipe.stacks.aws.training import model_artifact_uri
     from mlpipe.tasks.deployment import capture_root, predictions_partition
     from mlpipe.tasks.training import training_root
+    from mlpipe.tasks.training_aws import model_artifact_uri
 
     access = S3Access().read(model_artifact_uri(training_root(cfg, ANY), ANY))
     dep = cfg.deployment
@@ -413,8 +414,8 @@ def spark_access(cfg: PipelineConfig, serverless: bool) -> S3Access:
     run (and the bootstrap script / the packed virtualenv), the date's job spec, what the spec reads (bronze and
     ingestion quarantine of each table, silver for gold) and writes (silver, gold, their quarantine and quality
     verdicts: each dataset's directory, where partitions are swapped in through hidden siblings), and the logs."""
-    from mlpipe.config.features import job_spec
     from mlpipe.lake import LakeLayout
+    from mlpipe.tasks.feature_spec import job_spec
     from mlpipe.tasks.features import spec_uri
 
     code = CodeLocation.from_config(cfg)

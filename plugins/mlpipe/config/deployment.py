@@ -11,20 +11,26 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from mlpipe import defaults
-from mlpipe.config import instances
-from mlpipe.config.model import StrictModel
+from mlpipe.config.base import IAM_ROLE_ARN, StrictModel, matching
+from mlpipe.config.instances import HOSTING, TRANSFORM, check_instance_type
 
 SAGEMAKER_NAME = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
-INSTANCE_TYPE = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
-IAM_ROLE_ARN = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"
 KMS_KEY = r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+|alias/.+|[0-9a-f-]{36})$"
-ALARM_NAME = r"^(?!\s*$).+"
 CONTENT_TYPES = ("text/csv", "application/json")
+MAX_ALARM_NAME = 255  # CloudWatch's limit on an alarm name
+
+SageMakerName = Annotated[str, matching(
+    SAGEMAKER_NAME, "a SageMaker name: 1-63 letters, digits and hyphens, starting and ending with a letter or "
+                    "digit, no '_' (e.g. mlpipe-churn)")]
+RoleArn = Annotated[str, matching(IAM_ROLE_ARN, "an IAM role ARN, arn:aws:iam::<12-digit account>:role/<name>")]
+KmsKey = Annotated[str, matching(
+    KMS_KEY, "a KMS key: arn:aws:kms:<region>:<account>:key/<id>, arn:aws:kms:...:alias/<name>, alias/<name> "
+             "or a key id; leave it out to use aws.kms_key_arn")]
 
 
 class DataCaptureSettings(StrictModel):
@@ -42,7 +48,8 @@ class DataCaptureSettings(StrictModel):
     @classmethod
     def _uri(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("s3://", "file://")):
-            raise ValueError("must be an s3:// (aws) or file:// (local) URI")
+            raise ValueError("must be an s3://<bucket>/<prefix> URI (aws stack) or a file://<dir> URI (local "
+                             "stack); leave it out to capture under <lake>/capture")
         return value.rstrip("/") if value else value
 
 
@@ -65,9 +72,10 @@ class BlueGreenSettings(StrictModel):
     @field_validator("alarms")
     @classmethod
     def _alarms(cls, value: list[str]) -> list[str]:
-        bad = [a for a in value if not a.strip() or len(a) > 255]
+        bad = [a for a in value if not a.strip() or len(a) > MAX_ALARM_NAME]
         if bad:
-            raise ValueError(f"alarm names must be 1-255 characters: {bad}")
+            raise ValueError(f"alarm names must be 1-{MAX_ALARM_NAME} characters, not blank (CloudWatch's limit); "
+                             f"fix or remove {bad}")
         return value
 
     def sagemaker(self) -> dict[str, Any]:
@@ -99,14 +107,15 @@ class SmokeTestSettings(StrictModel):
     @model_validator(mode="after")
     def _something(self) -> SmokeTestSettings:
         if not self.requests and self.gold_rows == 0:
-            raise ValueError("the smoke test would send nothing: give requests or gold_rows > 0")
+            raise ValueError("the smoke test would send nothing: list requests or set gold_rows above 0")
         return self
 
 
 class TransformSettings(StrictModel):
     """The batch transform job (aws) / the local batch transform."""
 
-    instance_type: str = Field(defaults.DEPLOYMENT_TRANSFORM_INSTANCE_TYPE, pattern=INSTANCE_TYPE)
+    instance_type: str = Field(defaults.DEPLOYMENT_TRANSFORM_INSTANCE_TYPE,
+                               description="ml.<family>.<size>, a family of mlpipe.config.instances.FAMILIES")
     instance_count: int = Field(1, ge=1, le=100)
     max_payload_mb: int = Field(defaults.DEPLOYMENT_TRANSFORM_MAX_PAYLOAD_MB, ge=1, le=100)
     max_concurrent_transforms: int = Field(1, ge=1, le=64)
@@ -116,7 +125,7 @@ class TransformSettings(StrictModel):
     @field_validator("instance_type")
     @classmethod
     def _known_family(cls, value: str) -> str:
-        return instances.check_instance_type(value, instances.TRANSFORM)
+        return check_instance_type(value, TRANSFORM)
 
 
 class LocalEndpointSettings(StrictModel):
@@ -130,15 +139,15 @@ class LocalEndpointSettings(StrictModel):
 
 class DeploymentConfig(StrictModel):
     mode: Literal["endpoint", "batch", "both"] = defaults.DEPLOYMENT_MODE
-    endpoint_name: str = Field(defaults.DEPLOYMENT_ENDPOINT_NAME, pattern=SAGEMAKER_NAME)
-    variant_name: str = Field(defaults.DEPLOYMENT_VARIANT_NAME, pattern=SAGEMAKER_NAME)
-    instance_type: str = Field(defaults.DEPLOYMENT_INSTANCE_TYPE, pattern=INSTANCE_TYPE)
+    endpoint_name: SageMakerName = defaults.DEPLOYMENT_ENDPOINT_NAME
+    variant_name: SageMakerName = defaults.DEPLOYMENT_VARIANT_NAME
+    instance_type: str = Field(defaults.DEPLOYMENT_INSTANCE_TYPE,
+                               description="ml.<family>.<size>, a family of mlpipe.config.instances.FAMILIES")
     instance_count: int = Field(defaults.DEPLOYMENT_INSTANCE_COUNT, ge=1, le=100)
-    execution_role_arn: str | None = Field(None, pattern=IAM_ROLE_ARN,
-                                           description="the SageMaker model's execution role (aws)")
+    execution_role_arn: RoleArn | None = Field(None, description="the SageMaker model's execution role (aws)")
     enable_network_isolation: bool = True
-    kms_key_arn: str | None = Field(None, pattern=KMS_KEY,
-                                    description="endpoint volumes, capture and transform output; default aws.kms_key_arn")
+    kms_key_arn: KmsKey | None = Field(None, description="endpoint volumes, capture and transform output; "
+                                                         "default aws.kms_key_arn")
     data_capture: DataCaptureSettings = DataCaptureSettings()
     blue_green: BlueGreenSettings = BlueGreenSettings()
     smoke_test: SmokeTestSettings = SmokeTestSettings()
@@ -148,7 +157,7 @@ class DeploymentConfig(StrictModel):
     @field_validator("instance_type")
     @classmethod
     def _known_family(cls, value: str) -> str:
-        return instances.check_instance_type(value, instances.HOSTING)
+        return check_instance_type(value, HOSTING)
 
     @property
     def endpoint(self) -> bool:

@@ -18,10 +18,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from mlpipe import defaults
-from mlpipe.config.model import StrictModel
+from mlpipe.config.base import IAM_ROLE_ARN, StrictModel
 
 S3_URI = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$"
-IAM_ROLE_ARN = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"
 # EC2 instance type names: family (with generation/options) '.' size, e.g. m7g.xlarge, r6gd.2xlarge
 INSTANCE_TYPE = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
 

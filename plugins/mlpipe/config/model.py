@@ -1,4 +1,8 @@
-"""The typed configuration: everything a user sets, in one model.
+"""The typed configuration: :class:`PipelineConfig`, everything a user sets, in one model.
+
+This module holds the root model and its small sections (``dag``, ``schedules``, ``lake``, ``sources``,
+``sample``, ``aws``); each larger section has its own module (``features``, ``training``, ``deployment``,
+``monitoring``, ``emr``), built on :mod:`mlpipe.config.base`.
 
 Values not given in YAML come from :mod:`mlpipe.defaults`. No secrets belong here: AWS access goes
 through Airflow connections and IAM roles, database passwords through the connection URL's environment
@@ -11,20 +15,15 @@ import datetime as dt
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from mlpipe import defaults
-
-NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
-ARN_PATTERN = r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$"
-Name = Annotated[str, Field(pattern=NAME_PATTERN, description="lower-case letters, digits and _")]
-Arn = Annotated[str, Field(pattern=ARN_PATTERN)]
-
-
-class StrictModel(BaseModel):
-    """Unknown keys are errors (a typo must not be ignored silently)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from mlpipe.config.base import Arn, Name, StrictModel
+from mlpipe.config.deployment import DeploymentConfig
+from mlpipe.config.emr import EmrConfig
+from mlpipe.config.features import FeaturesConfig
+from mlpipe.config.monitoring import MonitoringConfig
+from mlpipe.config.training import TrainingConfig
 
 
 class DagSettings(StrictModel):
@@ -169,14 +168,6 @@ class AwsConfig(StrictModel):
                     "of each one's default in defaults.py; for a simulator (moto) or a short-lived dev environment")
 
 
-# emr.py builds on StrictModel above; the package __init__ always imports this module first.
-from mlpipe.config.deployment import DeploymentConfig  # noqa: E402
-from mlpipe.config.emr import EmrConfig  # noqa: E402
-from mlpipe.config.features import FeaturesConfig  # noqa: E402
-from mlpipe.config.monitoring import MonitoringConfig  # noqa: E402
-from mlpipe.config.training import TrainingConfig  # noqa: E402
-
-
 class PipelineConfig(StrictModel):
     environment: str
     stack: Literal["local", "aws"]
@@ -204,6 +195,14 @@ class PipelineConfig(StrictModel):
             problems.append(f"sources: the name '{dup}' is used twice; each source needs its own name")
         for i, src in enumerate(self.sources):
             problems.extend(f"sources[{i}] ({src.name}).{msg}" for msg in _missing_for_stack(src, self.stack))
+        destination = self.deployment.data_capture.destination
+        if destination and destination.split("://", 1)[0] != wanted:
+            problems.append(f"deployment.data_capture.destination: stack '{self.stack}' needs a {wanted}:// URI, got "
+                            f"'{destination}'; leave it out to capture under <lake>/capture")
+        destination = self.deployment.data_capture.destination
+        if destination and destination.split("://", 1)[0] != wanted:
+            problems.append(f"deployment.data_capture.destination: stack '{self.stack}' needs a {wanted}:// URI, got "
+                            f"'{destination}'; leave it out to capture under <lake>/capture")
         if self.stack == "aws" and self.aws is None:
             problems.append("aws: required when stack is 'aws' (region, account_id, kms_key_arn, ...)")
         if self.stack == "aws" and self.emr is None:

@@ -6,12 +6,15 @@ the model's ``baseline.json``. Defaults live in :mod:`mlpipe.defaults`.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from mlpipe import defaults
-from mlpipe.config.model import StrictModel
+from mlpipe.config.base import StrictModel
+
+REPORTS_DIR = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 
 
 class MonitoringThresholds(StrictModel):
@@ -61,8 +64,18 @@ class MonitoringConfig(StrictModel):
                                                              "serving model's: the deterministic trigger")
     cooldown_hours: int = Field(defaults.MONITORING_COOLDOWN_HOURS, ge=0, le=24 * 365,
                                 description="no second retraining request within this many hours of logical time")
-    reports_dir: str = Field(defaults.MONITORING_REPORTS_DIR, pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$",
+    reports_dir: str = Field(defaults.MONITORING_REPORTS_DIR,
                              description="under the lake root: <dir>/dt=<ds>/drift.json|drift.html, <dir>/_state.json")
+
+    @field_validator("reports_dir")
+    @classmethod
+    def _folder_in_the_lake(cls, value: str) -> str:
+        parts = value.split("/")
+        if not REPORTS_DIR.match(value) or any(p in (".", "..") for p in parts):
+            raise ValueError("must be a folder under the lake root: names of letters, digits, '_', '.' and '-' "
+                             f"joined by '/', no '.' or '..' and no leading or trailing '/' (e.g. "
+                             f"{defaults.MONITORING_REPORTS_DIR})")
+        return value
 
     @model_validator(mode="after")
     def _report_only_subset(self) -> MonitoringConfig:

@@ -20,8 +20,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from mlpipe import defaults
-from mlpipe.config import instances
-from mlpipe.config.model import StrictModel
+from mlpipe.config.base import IAM_ROLE_ARN, StrictModel
+from mlpipe.config.instances import TRAINING, check_instance_type
 
 # Every hyperparameter include/training/train.py accepts (training.params.known_names(); a test keeps the
 # two lists equal). Ranges may tune the booster's and num_round; the rest are static.
@@ -45,7 +45,6 @@ MAXIMIZED = ("auc", "aucpr", "f1", "precision", "recall", "map", "ndcg")
 MINIMIZED = ("logloss", "error", "rmse", "mae", "brier")
 GROUP_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
 ECR_IMAGE = r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/-]+(:[\w.-]+|@sha256:[0-9a-f]{64})$"
-IAM_ROLE_ARN = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"
 MAX_RANGES = 30              # SageMaker: at most 30 hyperparameters searched
 MAX_CATEGORICAL_VALUES = 30  # SageMaker: at most 30 values per categorical range
 MAX_RUNTIME_LIMIT = 28 * 24 * 3600
@@ -266,7 +265,7 @@ class SageMakerTrainingConfig(StrictModel):
     @field_validator("instance_type")
     @classmethod
     def _known_family(cls, value: str) -> str:
-        return instances.check_instance_type(value, instances.TRAINING)
+        return check_instance_type(value, TRAINING)
 
     @model_validator(mode="after")
     def _spot(self) -> SageMakerTrainingConfig:

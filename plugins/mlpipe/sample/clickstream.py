@@ -18,8 +18,21 @@ from typing import TextIO
 
 import numpy as np
 
-from mlpipe.sample import catalog as c
-from mlpipe.sample import defects as d
+from mlpipe.sample.catalog import (
+    DEVICE_LOYALTY,
+    DEVICE_PROBS,
+    DEVICES,
+    DRIFT_DEVICE_PROBS,
+    EVENT_TYPE_PROBS,
+    EVENT_TYPES,
+    EVENTS_PER_SESSION,
+    PAGE_BY_TYPE,
+    PAGE_VIEW_PAGES,
+    SAT_BUCKET_EDGES,
+    SESSION_SECONDS,
+    TITLES,
+)
+from mlpipe.sample.defects import pick_rows, truncate
 from mlpipe.sample.seeding import EVENT_DEFECTS, EVENTS, rng_for
 from mlpipe.sample.simulate import DayOutcome
 from mlpipe.sample.state import SimState
@@ -110,7 +123,7 @@ def _chunk_lines(state: SimState, outcome: DayOutcome, part: slice, number: int,
     rng = rng_for(state.seed, outcome.ordinal, EVENTS, number)
     who, not_before = outcome.online[part], outcome.not_before_sec[part] * 1000
     n = rng.poisson(outcome.expected_events[part])
-    sessions = np.where(n > 0, np.minimum(n, 1 + rng.poisson(n / c.EVENTS_PER_SESSION)), 0)
+    sessions = np.where(n > 0, np.minimum(n, 1 + rng.poisson(n / EVENTS_PER_SESSION)), 0)
     total = int(n.sum())
     cust = np.repeat(who, n)
     # sessions start at random times (after signup for new customers); events follow within the session
@@ -118,18 +131,18 @@ def _chunk_lines(state: SimState, outcome: DayOutcome, part: slice, number: int,
     session_start = session_nb + (rng.random(int(sessions.sum())) * (DAY_MS - session_nb)).astype(np.int64)
     local_session = (rng.random(total) * np.repeat(sessions, n)).astype(np.int64)
     session_index = np.repeat(np.cumsum(sessions) - sessions, n) + local_session
-    ms = np.minimum(session_start[session_index] + rng.integers(0, c.SESSION_SECONDS * 1000, total), DAY_MS - 1)
+    ms = np.minimum(session_start[session_index] + rng.integers(0, SESSION_SECONDS * 1000, total), DAY_MS - 1)
     order = np.argsort(ms, kind="stable")
     cust, local_session, ms = cust[order], local_session[order], ms[order]
     # what they do depends on satisfaction; where they do it on their device (and the drift)
-    bucket = np.digitize(a["sat"][cust], c.SAT_BUCKET_EDGES)
-    cum = np.cumsum(np.asarray(c.EVENT_TYPE_PROBS), axis=1)
+    bucket = np.digitize(a["sat"][cust], SAT_BUCKET_EDGES)
+    cum = np.cumsum(np.asarray(EVENT_TYPE_PROBS), axis=1)
     cum /= cum[:, -1:]
-    kind = np.minimum((rng.random(total)[:, None] > cum[bucket]).sum(axis=1), len(c.EVENT_TYPES) - 1)
-    page_pick = rng.integers(0, len(c.PAGE_VIEW_PAGES), total)
-    title = rng.integers(1, c.TITLES + 1, total)
-    mix = c.DRIFT_DEVICE_PROBS if outcome.drift else c.DEVICE_PROBS
-    device = np.where(rng.random(total) < c.DEVICE_LOYALTY, a["device"][cust], rng.choice(len(c.DEVICES), total, p=mix))
+    kind = np.minimum((rng.random(total)[:, None] > cum[bucket]).sum(axis=1), len(EVENT_TYPES) - 1)
+    page_pick = rng.integers(0, len(PAGE_VIEW_PAGES), total)
+    title = rng.integers(1, TITLES + 1, total)
+    mix = DRIFT_DEVICE_PROBS if outcome.drift else DEVICE_PROBS
+    device = np.where(rng.random(total) < DEVICE_LOYALTY, a["device"][cust], rng.choice(len(DEVICES), total, p=mix))
     if outcome.drift:
         mobile = rng.random(total) < 0.5
         device = np.where(mobile, 1 + rng.integers(0, 2, total), device)
@@ -138,17 +151,17 @@ def _chunk_lines(state: SimState, outcome: DayOutcome, part: slice, number: int,
     ts = ms.astype("timedelta64[ms]") + start_ms
     ids: list[int | None] = (cust + 1).tolist()
     drng = rng_for(state.seed, outcome.ordinal, EVENT_DEFECTS, number)
-    hit = d.pick_rows(drng, total, defects, ("nulls", "out_of_range", "malformed", "duplicate_keys"),
+    hit = pick_rows(drng, total, defects, ("nulls", "out_of_range", "malformed", "duplicate_keys"),
                       at_least=1 if number == 0 else 0)
     for k in hit.get("nulls", []):
         ids[k] = None
     ts[hit.get("out_of_range", [])] += np.timedelta64(FUTURE_DAYS, "D")
     ts_text = np.char.add(np.datetime_as_string(ts, unit="ms"), "Z").tolist()
     stamp = f"{day:%Y%m%d}"
-    template = np.where(kind == 0, np.asarray(c.PAGE_VIEW_PAGES)[page_pick], np.asarray(c.PAGE_BY_TYPE)[kind])
+    template = np.where(kind == 0, np.asarray(PAGE_VIEW_PAGES)[page_pick], np.asarray(PAGE_BY_TYPE)[kind])
     pages = [p.format(n=t) if "{" in p else p for p, t in zip(template.tolist(), title.tolist(), strict=True)]
     columns = zip(range(first_no, first_no + total), ids, (cust + 1).tolist(), local_session.tolist(),
-                  np.asarray(c.EVENT_TYPES)[kind].tolist(), pages, np.asarray(c.DEVICES)[device].tolist(), ts_text,
+                  np.asarray(EVENT_TYPES)[kind].tolist(), pages, np.asarray(DEVICES)[device].tolist(), ts_text,
                   strict=True)
     lines = [
         f'{{"event_id": "ev-{stamp}-{no:09d}", "customer_id": {"null" if cid is None else cid}, '
@@ -162,6 +175,6 @@ def _chunk_lines(state: SimState, outcome: DayOutcome, part: slice, number: int,
 def _corrupt(lines: list[str], rng: np.random.Generator, hit: dict[str, np.ndarray]) -> list[str]:
     """Apply the line-level defects: truncated lines, and repeated events."""
     for k in hit.get("malformed", []):
-        lines[k] = d.truncate(lines[k].rstrip("\n"), rng) + "\n"
+        lines[k] = truncate(lines[k].rstrip("\n"), rng) + "\n"
     repeat = set(hit.get("duplicate_keys", np.zeros(0, dtype=np.int64)).tolist())
     return [line for k, line in enumerate(lines) for _ in range(2 if k in repeat else 1)] if repeat else lines

@@ -22,8 +22,10 @@ import sqlalchemy as sa
 from mlpipe.config.model import PipelineConfig
 from mlpipe.errors import ConfigError
 from mlpipe.local.cdc import LOG_TABLE, create_source_engine, log_tables, masked, resolve_url
-from mlpipe.sample import clickstream, oltp, partner
+from mlpipe.sample.clickstream import write_day
 from mlpipe.sample.defects import validate_defects
+from mlpipe.sample.oltp import apply_changes, create_database, drop_database, row_counts
+from mlpipe.sample.partner import write_drop
 from mlpipe.sample.simulate import simulate_day
 from mlpipe.sample.state import SimState, load_state, save_state
 from mlpipe.sample.targets import SampleTargets, sample_targets
@@ -144,7 +146,7 @@ def reset(cfg: PipelineConfig) -> list[str]:
     else:
         engine = create_source_engine(targets.database.url or "")
         try:
-            dropped = oltp.drop_database(engine, targets.database.db_schema)
+            dropped = drop_database(engine, targets.database.db_schema)
         finally:
             engine.dispose()
         removed += [f"{masked(targets.database.url or '')}: table {name}" for name in dropped]
@@ -165,14 +167,14 @@ def _open_state(cfg: PipelineConfig, targets: SampleTargets, engine: sa.Engine, 
         return state
     if targets.sqlite_file is not None:
         targets.sqlite_file.parent.mkdir(parents=True, exist_ok=True)
-    existing = {name: n for name, n in oltp.row_counts(engine, schema).items() if n}
+    existing = {name: n for name, n in row_counts(engine, schema).items() if n}
     if existing:
         raise ConfigError(
             f"{masked(targets.database.url or '')} already has sample tables with rows {existing} but there is no "
             f"generator state in {targets.state_dir}; run `python -m mlpipe.sample reset` to start over"
         )
-    oltp.drop_database(engine, schema)
-    oltp.create_database(engine, schema)
+    drop_database(engine, schema)
+    create_database(engine, schema)
     state = SimState.fresh(cfg.sample, first.toordinal())
     save_state(state, targets.state_dir)
     return state
@@ -235,13 +237,13 @@ def _generate_day(targets: SampleTargets, engine: sa.Engine, state: SimState, or
     """One day: simulate, write events, apply DB changes, drop the partner file, save the state."""
     day = dt.date.fromordinal(ordinal)
     outcome = simulate_day(state, ordinal, defects)
-    lines, files = clickstream.write_day(targets.day_dir(day), state, outcome, defects)
+    lines, files = write_day(targets.day_dir(day), state, outcome, defects)
     _stamp_end_of_day(targets.day_dir(day), day)
     report.events += lines
     report.event_files += files
-    report.db_changes.update(oltp.apply_changes(engine, day, outcome.changes, targets.database.db_schema))
+    report.db_changes.update(apply_changes(engine, day, outcome.changes, targets.database.db_schema))
     if ordinal >= state.first_requested_ord:
-        path = partner.write_drop(targets, state, ordinal, defects)
+        path = write_drop(targets, state, ordinal, defects)
         if path is not None:
             report.partner_files.append(path)
     state.last_ord = ordinal

@@ -12,8 +12,8 @@ import numpy as np
 
 from mlpipe.config.model import PipelineConfig
 from mlpipe.errors import MlPipeError
-from mlpipe.sample import catalog as c
-from mlpipe.sample import defects as d
+from mlpipe.sample.catalog import CREDIT_BANDS, INDUSTRIES
+from mlpipe.sample.defects import pick_rows
 from mlpipe.sample.seeding import PARTNER_DEFECTS, rng_for
 from mlpipe.sample.state import ERASED, SimState
 from mlpipe.sample.targets import SampleTargets, sample_targets
@@ -28,7 +28,7 @@ def partner_rows(state: SimState, ordinal: int) -> list[list[str]]:
     alive = a["status"] != ERASED
     chosen = alive if ordinal == state.first_requested_ord else alive & (a["partner_ord"] == ordinal)
     return [
-        [str(i + 1), str(int(a["company_size"][i])), c.INDUSTRIES[a["industry"][i]], c.CREDIT_BANDS[a["credit_band"][i]],
+        [str(i + 1), str(int(a["company_size"][i])), INDUSTRIES[a["industry"][i]], CREDIT_BANDS[a["credit_band"][i]],
          dt.date.fromordinal(int(a["partner_ord"][i])).isoformat()]
         for i in np.flatnonzero(chosen)
     ]
@@ -68,7 +68,7 @@ def deliver_late_drop(cfg: PipelineConfig, ds: dt.date) -> Path:
 
 def _corrupt(rows: list[list[str]], rng: np.random.Generator, defects: frozenset[str]) -> list[list[str]]:
     """Row-level defects, each on rows of its own (blank fields, negative sizes, duplicates, bad widths)."""
-    hit = d.pick_rows(rng, len(rows), defects, ("nulls", "out_of_range", "duplicate_keys", "malformed"))
+    hit = pick_rows(rng, len(rows), defects, ("nulls", "out_of_range", "duplicate_keys", "malformed"))
     for k in hit.get("nulls", []):
         rows[k][int(rng.integers(0, 4))] = ""
     for k in hit.get("out_of_range", []):
@@ -80,6 +80,6 @@ def _corrupt(rows: list[list[str]], rng: np.random.Generator, defects: frozenset
     for k, row in enumerate(rows):
         out.append(row)
         if k in repeat:
-            other = c.CREDIT_BANDS[(c.CREDIT_BANDS.index(row[3]) + 1) % len(c.CREDIT_BANDS)]
+            other = CREDIT_BANDS[(CREDIT_BANDS.index(row[3]) + 1) % len(CREDIT_BANDS)]
             out.append([*row[:3], other, row[4]])
     return out

@@ -19,7 +19,55 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mlpipe.sample import catalog as c
+from mlpipe.sample.catalog import (
+    BILLING_PERIOD_DAYS,
+    CHURN_BASE,
+    CHURN_NEW,
+    CHURN_PLAN,
+    CHURN_RECENT_FAILURE,
+    CHURN_SAT,
+    COMPANY_SIZE_CHANGE_RATE,
+    COUNTRIES,
+    COUNTRY_PROBS,
+    CREDIT_BANDS,
+    CREDIT_CHANGE_RATE,
+    CREDIT_WORSENS_ON_FAILURE,
+    CURRENCY,
+    DEVICE_PROBS,
+    DEVICES,
+    DRIFT_COUNTRY,
+    DRIFT_DEVICE_PROBS,
+    DRIFT_EVENTS_FACTOR,
+    DRIFT_NEW_COUNTRY_SHARE,
+    DRIFT_PRICE_FACTOR,
+    DRIFT_SIGNUP_FACTOR,
+    EMAIL_CHANGE_RATE,
+    ENGAGEMENT_NEW_CUSTOMER,
+    ENGAGEMENT_PLAN,
+    ENGAGEMENT_SAT,
+    ERASURE_AFTER_DAYS,
+    ERASURE_RATE,
+    FAIL_BASE,
+    FAIL_SAT,
+    FIRST_NAMES,
+    INDUSTRIES,
+    INITIAL_MAX_TENURE_DAYS,
+    LAST_NAMES,
+    OPT_IN_FLIP_RATE,
+    PLAN_CHANGE_RATE,
+    PLAN_PRICES,
+    PLAN_PROBS,
+    PLANS,
+    REFUND_PROB,
+    REFUND_WINDOW_DAYS,
+    RETRY_AFTER_DAYS,
+    RETRY_SUCCESS,
+    SAT_NOISE,
+    SAT_PAYMENT_FAILURE_SHOCK,
+    SAT_PERSISTENCE,
+    SIGNUP_RATE,
+    VOID_RATE,
+)
 from mlpipe.sample.seeding import DB_DEFECTS, SIMULATION, rng_for
 from mlpipe.sample.state import ACTIVE, CANCELLED, CUSTOMER_ARRAYS, ERASED, NEVER, RETRY_ARRAYS, SimState
 
@@ -78,7 +126,7 @@ def email(i: int, version: int) -> str:
 
 
 def _name_parts(i: int) -> tuple[str, str]:
-    return c.FIRST_NAMES[(i * 7) % len(c.FIRST_NAMES)], c.LAST_NAMES[(i * 13 + i // 20) % len(c.LAST_NAMES)]
+    return FIRST_NAMES[(i * 7) % len(FIRST_NAMES)], LAST_NAMES[(i * 13 + i // 20) % len(LAST_NAMES)]
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -86,11 +134,11 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _price(plan: int, drift: bool) -> float:
-    return round(c.PLAN_PRICES[plan] * (c.DRIFT_PRICE_FACTOR if drift else 1.0), 2)
+    return round(PLAN_PRICES[plan] * (DRIFT_PRICE_FACTOR if drift else 1.0), 2)
 
 
 def _currency(country: int) -> str:
-    return c.CURRENCY.get(c.COUNTRIES[country], "EUR")
+    return CURRENCY.get(COUNTRIES[country], "EUR")
 
 
 def simulate_day(state: SimState, ordinal: int, defects: frozenset[str] = frozenset()) -> DayOutcome:
@@ -102,7 +150,7 @@ def simulate_day(state: SimState, ordinal: int, defects: frozenset[str] = frozen
     drift = state.drift_on(ordinal)
     if state.n == 0:
         _create_customers(state, rec, rng, ordinal, state.customers, drift, initial=True)
-    a["sat"][:] = c.SAT_PERSISTENCE * a["sat"] + c.SAT_NOISE * rng.standard_normal(state.n)
+    a["sat"][:] = SAT_PERSISTENCE * a["sat"] + SAT_NOISE * rng.standard_normal(state.n)
     online = np.flatnonzero(a["status"] == ACTIVE)
     if drift and not state.repriced:
         _reprice(state, rec, rng, np.flatnonzero(a["status"] != ERASED))
@@ -129,7 +177,7 @@ def simulate_day(state: SimState, ordinal: int, defects: frozenset[str] = frozen
 
 
 def _signups(state: SimState, rng: np.random.Generator, drift: bool) -> int:
-    return int(rng.poisson(state.customers * c.SIGNUP_RATE * (c.DRIFT_SIGNUP_FACTOR if drift else 1.0)))
+    return int(rng.poisson(state.customers * SIGNUP_RATE * (DRIFT_SIGNUP_FACTOR if drift else 1.0)))
 
 
 def _create_customers(state: SimState, rec: _Recorder, rng: np.random.Generator, ordinal: int, count: int,
@@ -137,21 +185,21 @@ def _create_customers(state: SimState, rec: _Recorder, rng: np.random.Generator,
     """Append ``count`` customers and record their rows (initial ones signed up in the past)."""
     start = state.n
     if initial:
-        signup_ord = ordinal - rng.integers(1, c.INITIAL_MAX_TENURE_DAYS + 1, count)
-        periods = -(-(ordinal - signup_ord) // c.BILLING_PERIOD_DAYS)
-        next_bill = signup_ord + periods * c.BILLING_PERIOD_DAYS
+        signup_ord = ordinal - rng.integers(1, INITIAL_MAX_TENURE_DAYS + 1, count)
+        periods = -(-(ordinal - signup_ord) // BILLING_PERIOD_DAYS)
+        next_bill = signup_ord + periods * BILLING_PERIOD_DAYS
         sat = rng.normal(0.0, 1.0, count)
     else:
         signup_ord = np.full(count, ordinal)
-        next_bill = signup_ord + c.BILLING_PERIOD_DAYS
+        next_bill = signup_ord + BILLING_PERIOD_DAYS
         sat = rng.normal(0.3, 0.8, count)
     signup_sec = np.sort(rng.integers(0, SECONDS_PER_DAY - 60, count))
-    plan = rng.choice(len(c.PLANS), count, p=c.PLAN_PROBS)
-    country = rng.choice(len(c.COUNTRIES), count, p=np.array(c.COUNTRY_PROBS) / sum(c.COUNTRY_PROBS))
+    plan = rng.choice(len(PLANS), count, p=PLAN_PROBS)
+    country = rng.choice(len(COUNTRIES), count, p=np.array(COUNTRY_PROBS) / sum(COUNTRY_PROBS))
     if drift:
-        country = np.where(rng.random(count) < c.DRIFT_NEW_COUNTRY_SHARE, c.COUNTRIES.index(c.DRIFT_COUNTRY), country)
-    device_probs = c.DRIFT_DEVICE_PROBS if drift else c.DEVICE_PROBS
-    band = np.clip(np.rint(2.0 - sat + rng.normal(0.0, 0.7, count)), 0, len(c.CREDIT_BANDS) - 1)
+        country = np.where(rng.random(count) < DRIFT_NEW_COUNTRY_SHARE, COUNTRIES.index(DRIFT_COUNTRY), country)
+    device_probs = DRIFT_DEVICE_PROBS if drift else DEVICE_PROBS
+    band = np.clip(np.rint(2.0 - sat + rng.normal(0.0, 0.7, count)), 0, len(CREDIT_BANDS) - 1)
     values = {
         "sat": sat,
         "signup_ord": signup_ord,
@@ -161,12 +209,12 @@ def _create_customers(state: SimState, rec: _Recorder, rng: np.random.Generator,
         "status": np.full(count, ACTIVE),
         "cancel_ord": np.full(count, -1),
         "next_bill_ord": next_bill,
-        "device": rng.choice(len(c.DEVICES), count, p=device_probs),
+        "device": rng.choice(len(DEVICES), count, p=device_probs),
         "country": country,
         "email_ver": np.zeros(count),
         "opt_in": rng.random(count) < 0.4,
         "company_size": np.clip(np.exp(rng.normal(3.5, 1.6, count)), 1, 50_000).astype(np.int64),
-        "industry": rng.integers(0, len(c.INDUSTRIES), count),
+        "industry": rng.integers(0, len(INDUSTRIES), count),
         "credit_band": band,
         "partner_ord": signup_ord,
         "last_pay_id": np.zeros(count),
@@ -174,7 +222,7 @@ def _create_customers(state: SimState, rec: _Recorder, rng: np.random.Generator,
         "last_fail_ord": np.full(count, NEVER),
     }
     state.append(CUSTOMER_ARRAYS, values)
-    first_payment_fails = rng.random(count) < _sigmoid(c.FAIL_BASE + c.FAIL_SAT * sat)
+    first_payment_fails = rng.random(count) < _sigmoid(FAIL_BASE + FAIL_SAT * sat)
     a = state.arrays
     for k in range(count):
         i = start + k
@@ -184,11 +232,11 @@ def _create_customers(state: SimState, rec: _Recorder, rng: np.random.Generator,
         first, last = _name_parts(i)
         rec.add(sec, "insert", "customers", {
             "customer_id": i + 1, "email": email(i, 0), "name": f"{first} {last}",
-            "country": c.COUNTRIES[int(country[k])], "signup_ts": signup_ts,
+            "country": COUNTRIES[int(country[k])], "signup_ts": signup_ts,
             "marketing_opt_in": bool(a["opt_in"][i]), "updated_at": signup_ts,
         })
         rec.add(sec, "insert", "subscriptions", {
-            "subscription_id": sub_id(i), "customer_id": i + 1, "plan": c.PLANS[int(plan[k])],
+            "subscription_id": sub_id(i), "customer_id": i + 1, "plan": PLANS[int(plan[k])],
             "monthly_price": float(a["price"][i]), "status": "active", "started_at": signup_ts,
             "cancelled_at": None, "updated_at": signup_ts,
         })
@@ -201,9 +249,9 @@ def _expected_events(state: SimState, ordinal: int, who: np.ndarray, drift: bool
     """Expected clickstream events per online customer: a fixed daily total split by engagement."""
     a = state.arrays
     tenure = ordinal - a["signup_ord"][who]
-    weight = (np.exp(c.ENGAGEMENT_SAT * a["sat"][who]) * np.asarray(c.ENGAGEMENT_PLAN)[a["plan"][who]]
-              * np.where(tenure < 30, c.ENGAGEMENT_NEW_CUSTOMER, 1.0))
-    total = state.events / state.history_days * (c.DRIFT_EVENTS_FACTOR if drift else 1.0)
+    weight = (np.exp(ENGAGEMENT_SAT * a["sat"][who]) * np.asarray(ENGAGEMENT_PLAN)[a["plan"][who]]
+              * np.where(tenure < 30, ENGAGEMENT_NEW_CUSTOMER, 1.0))
+    total = state.events / state.history_days * (DRIFT_EVENTS_FACTOR if drift else 1.0)
     return weight * (total / weight.sum()) if len(who) else weight
 
 
@@ -223,12 +271,12 @@ def _pay(state: SimState, rec: _Recorder, rng: np.random.Generator, i: int, sec:
         "paid_at": ts, "updated_at": ts,
     })
     if failed:
-        a["sat"][i] += c.SAT_PAYMENT_FAILURE_SHOCK
+        a["sat"][i] += SAT_PAYMENT_FAILURE_SHOCK
         a["last_fail_ord"][i] = ordinal
         state.append(RETRY_ARRAYS, {"retry_pay_id": [pid], "retry_cust": [i],
-                                    "retry_ord": [ordinal + c.RETRY_AFTER_DAYS[0]], "retry_attempt": [1]})
-        if rng.random() < c.CREDIT_WORSENS_ON_FAILURE:
-            a["credit_band"][i] = min(a["credit_band"][i] + 1, len(c.CREDIT_BANDS) - 1)
+                                    "retry_ord": [ordinal + RETRY_AFTER_DAYS[0]], "retry_attempt": [1]})
+        if rng.random() < CREDIT_WORSENS_ON_FAILURE:
+            a["credit_band"][i] = min(a["credit_band"][i] + 1, len(CREDIT_BANDS) - 1)
             a["partner_ord"][i] = ordinal
     else:
         a["last_pay_id"][i] = pid
@@ -241,14 +289,14 @@ def _bill(state: SimState, rec: _Recorder, rng: np.random.Generator, ordinal: in
     """Monthly payments due today; returns (customer, payment_id, second) of those that succeeded."""
     a = state.arrays
     due = online[a["next_bill_ord"][online] == ordinal]
-    failed = rng.random(len(due)) < _sigmoid(c.FAIL_BASE + c.FAIL_SAT * a["sat"][due])
+    failed = rng.random(len(due)) < _sigmoid(FAIL_BASE + FAIL_SAT * a["sat"][due])
     secs = rng.integers(0, SECONDS_PER_DAY, len(due))
     succeeded = []
     for i, fail, sec in zip(due, failed, secs, strict=True):
         pid = _pay(state, rec, rng, int(i), int(sec), ordinal, failed=bool(fail))
         if not fail:
             succeeded.append((int(i), pid, int(sec)))
-    a["next_bill_ord"][due] += c.BILLING_PERIOD_DAYS
+    a["next_bill_ord"][due] += BILLING_PERIOD_DAYS
     return succeeded
 
 
@@ -256,7 +304,7 @@ def _retry_failed(state: SimState, rec: _Recorder, rng: np.random.Generator, ord
     """Retry failed payments due today (failed -> succeeded); returns customers out of retries."""
     a = state.arrays
     due = np.flatnonzero(a["retry_ord"] == ordinal)
-    ok = rng.random(len(due)) < c.RETRY_SUCCESS
+    ok = rng.random(len(due)) < RETRY_SUCCESS
     secs = rng.integers(0, SECONDS_PER_DAY, len(due))
     give_up: list[int] = []
     for j, success, sec in zip(due, ok, secs, strict=True):
@@ -265,9 +313,9 @@ def _retry_failed(state: SimState, rec: _Recorder, rng: np.random.Generator, ord
             rec.add(int(sec), "update", "payments", {"status": "succeeded", "updated_at": rec.ts(sec)},
                     {"payment_id": int(a["retry_pay_id"][j])})
             a["last_pay_id"][i], a["last_pay_ord"][i] = a["retry_pay_id"][j], ordinal
-        elif a["retry_attempt"][j] < len(c.RETRY_AFTER_DAYS):
+        elif a["retry_attempt"][j] < len(RETRY_AFTER_DAYS):
             a["retry_attempt"][j] += 1
-            a["retry_ord"][j] = ordinal + c.RETRY_AFTER_DAYS[a["retry_attempt"][j] - 1]
+            a["retry_ord"][j] = ordinal + RETRY_AFTER_DAYS[a["retry_attempt"][j] - 1]
             continue
         else:
             give_up.append(i)
@@ -284,18 +332,18 @@ def _churn(state: SimState, rec: _Recorder, rng: np.random.Generator, ordinal: i
     """Cancel subscriptions: the churn hazard for everyone online, plus those out of payment retries."""
     a = state.arrays
     tenure = ordinal - a["signup_ord"][online]
-    logit = (c.CHURN_BASE + c.CHURN_SAT * a["sat"][online] + c.CHURN_NEW * (tenure < 45)
-             + np.asarray(c.CHURN_PLAN)[a["plan"][online]]
-             + c.CHURN_RECENT_FAILURE * (ordinal - a["last_fail_ord"][online] <= 14))
+    logit = (CHURN_BASE + CHURN_SAT * a["sat"][online] + CHURN_NEW * (tenure < 45)
+             + np.asarray(CHURN_PLAN)[a["plan"][online]]
+             + CHURN_RECENT_FAILURE * (ordinal - a["last_fail_ord"][online] <= 14))
     voluntary = online[rng.random(len(online)) < _sigmoid(logit)]
     churned = np.union1d(voluntary, involuntary[a["status"][involuntary] == ACTIVE])
     secs = rng.integers(0, SECONDS_PER_DAY - 120, len(churned))
-    refund = rng.random(len(churned)) < c.REFUND_PROB
+    refund = rng.random(len(churned)) < REFUND_PROB
     for i, sec, do_refund in zip(churned, secs, refund, strict=True):
         ts = rec.ts(sec)
         rec.add(int(sec), "update", "subscriptions", {"status": "cancelled", "cancelled_at": ts, "updated_at": ts},
                 {"subscription_id": sub_id(int(i))})
-        paid_recently = ordinal - a["last_pay_ord"][i] <= c.REFUND_WINDOW_DAYS and a["last_pay_id"][i] > 0
+        paid_recently = ordinal - a["last_pay_ord"][i] <= REFUND_WINDOW_DAYS and a["last_pay_id"][i] > 0
         if do_refund and paid_recently and i not in involuntary:
             rec.add(int(sec) + 60, "update", "payments", {"status": "refunded", "updated_at": rec.ts(sec + 60)},
                     {"payment_id": int(a["last_pay_id"][i])})
@@ -313,7 +361,7 @@ def _void(state: SimState, rec: _Recorder, rng: np.random.Generator, billed: lis
     draw = rng.random(len(billed))
     later = rng.integers(60, 3600, len(billed))
     for (i, pid, sec), u, delay in zip(billed, draw, later, strict=True):
-        if u < c.VOID_RATE and i not in churned:
+        if u < VOID_RATE and i not in churned:
             rec.add(min(sec + int(delay), SECONDS_PER_DAY - 1), "delete", "payments", where={"payment_id": pid})
             if a["last_pay_id"][i] == pid:
                 a["last_pay_ord"][i] = NEVER
@@ -338,24 +386,24 @@ def _change_plans(state: SimState, rec: _Recorder, rng: np.random.Generator, sta
                   drift: bool) -> None:
     """Upgrades (satisfied customers) and downgrades (unsatisfied ones)."""
     a = state.arrays
-    movers = stays[rng.random(len(stays)) < c.PLAN_CHANGE_RATE]
+    movers = stays[rng.random(len(stays)) < PLAN_CHANGE_RATE]
     secs = rng.integers(0, SECONDS_PER_DAY, len(movers))
     for i, sec in zip(movers, secs, strict=True):
         plan = int(a["plan"][i])
         new_plan = plan + 1 if a["sat"][i] > 0 else plan - 1
-        if not 0 <= new_plan < len(c.PLANS):
+        if not 0 <= new_plan < len(PLANS):
             continue
         a["plan"][i], a["price"][i] = new_plan, _price(new_plan, drift)
         rec.add(int(sec), "update", "subscriptions", {
-            "plan": c.PLANS[new_plan], "monthly_price": float(a["price"][i]), "updated_at": rec.ts(sec)},
+            "plan": PLANS[new_plan], "monthly_price": float(a["price"][i]), "updated_at": rec.ts(sec)},
             {"subscription_id": sub_id(int(i))})
 
 
 def _erase(state: SimState, rec: _Recorder, rng: np.random.Generator, ordinal: int) -> np.ndarray:
     """GDPR erasure: delete every row of a few long-cancelled customers."""
     a = state.arrays
-    eligible = np.flatnonzero((a["status"] == CANCELLED) & (a["cancel_ord"] <= ordinal - c.ERASURE_AFTER_DAYS))
-    erased = eligible[rng.random(len(eligible)) < c.ERASURE_RATE]
+    eligible = np.flatnonzero((a["status"] == CANCELLED) & (a["cancel_ord"] <= ordinal - ERASURE_AFTER_DAYS))
+    erased = eligible[rng.random(len(eligible)) < ERASURE_RATE]
     secs = rng.integers(0, SECONDS_PER_DAY, len(erased))
     for i, sec in zip(erased, secs, strict=True):
         rec.add(int(sec), "delete", "payments", where={"customer_id": int(i) + 1})
@@ -371,12 +419,12 @@ def _change_contacts(state: SimState, rec: _Recorder, rng: np.random.Generator, 
     alive = np.setdiff1d(np.flatnonzero(a["status"] != ERASED), erased_today)
     draw = rng.random((2, len(alive)))
     secs = rng.integers(0, SECONDS_PER_DAY, (2, len(alive)))
-    for k in np.flatnonzero(draw[0] < c.EMAIL_CHANGE_RATE):
+    for k in np.flatnonzero(draw[0] < EMAIL_CHANGE_RATE):
         i, sec = int(alive[k]), int(secs[0, k])
         a["email_ver"][i] += 1
         rec.add(sec, "update", "customers", {"email": email(i, int(a["email_ver"][i])), "updated_at": rec.ts(sec)},
                 {"customer_id": i + 1})
-    for k in np.flatnonzero(draw[1] < c.OPT_IN_FLIP_RATE):
+    for k in np.flatnonzero(draw[1] < OPT_IN_FLIP_RATE):
         i, sec = int(alive[k]), int(secs[1, k])
         a["opt_in"][i] = not a["opt_in"][i]
         rec.add(sec, "update", "customers", {"marketing_opt_in": bool(a["opt_in"][i]), "updated_at": rec.ts(sec)},
@@ -388,11 +436,11 @@ def _change_partner_attributes(state: SimState, rng: np.random.Generator, ordina
     a = state.arrays
     alive = a["status"] != ERASED
     draw = rng.random((3, state.n))
-    credit = alive & (draw[0] < c.CREDIT_CHANGE_RATE)
+    credit = alive & (draw[0] < CREDIT_CHANGE_RATE)
     worse = draw[1] < np.where(a["sat"] < 0, 0.7, 0.3)
     a["credit_band"][credit] = np.clip(a["credit_band"][credit] + np.where(worse[credit], 1, -1), 0,
-                                       len(c.CREDIT_BANDS) - 1)
-    size = alive & (draw[2] < c.COMPANY_SIZE_CHANGE_RATE)
+                                       len(CREDIT_BANDS) - 1)
+    size = alive & (draw[2] < COMPANY_SIZE_CHANGE_RATE)
     a["company_size"][size] = np.maximum(1, (a["company_size"][size] * 1.25).astype(np.int64))
     a["partner_ord"][credit | size] = ordinal
 
