@@ -199,10 +199,6 @@ class PipelineConfig(StrictModel):
         if destination and destination.split("://", 1)[0] != wanted:
             problems.append(f"deployment.data_capture.destination: stack '{self.stack}' needs a {wanted}:// URI, got "
                             f"'{destination}'; leave it out to capture under <lake>/capture")
-        destination = self.deployment.data_capture.destination
-        if destination and destination.split("://", 1)[0] != wanted:
-            problems.append(f"deployment.data_capture.destination: stack '{self.stack}' needs a {wanted}:// URI, got "
-                            f"'{destination}'; leave it out to capture under <lake>/capture")
         if self.stack == "aws" and self.aws is None:
             problems.append("aws: required when stack is 'aws' (region, account_id, kms_key_arn, ...)")
         if self.stack == "aws" and self.emr is None:
