@@ -284,3 +284,28 @@ def test_reattach_never_starts_a_second_job(dag, moto_sagemaker):
     statuses = {NAME: "Failed", f"{NAME}-r2": "InProgress"}
     assert decide_attempt(NAME, statuses.get) == ("wait", f"{NAME}-r2")
     assert decide_attempt(NAME, {NAME: "Stopped"}.get) == ("start", f"{NAME}-r2")
+
+
+def test_find_job_and_best_on_moto(dag, moto_sagemaker):
+    """The aws task bodies against the moto server: find_job starts, then reuses, the run's tuning job (the name
+    the operator's request carries); best reads the best training job and where SageMaker put its model;
+    the spot saving is reported unavailable when DescribeTrainingJob fails, and the report still renders."""
+    from mlpipe.config import load_config
+    from mlpipe.tasks.training import tuning_job_name
+    from mlpipe.tasks.training_aws import best, find_job, sagemaker_hook, spot_saving
+
+    cfg = load_config("aws-dev")
+    split = {"ds": DS, "root": ROOT_URI}
+    name = tuning_job_name(cfg, DS)
+    assert find_job(split, cfg) == {"name": name, "action": "start"}
+    op = render(dag.get_task("tune.tuning_job"))
+    op.config["HyperParameterTuningJobName"] = name
+    op.deferrable, op.check_interval = False, 0
+    op.execute({})
+    assert find_job(split, cfg) == {"name": name, "action": "reuse"}
+    found = best(split, {"name": name}, cfg)
+    trained = found["best"]["name"]
+    assert found["name"] == name and trained
+    assert found["best"]["model_uri"] == f"{ROOT_URI}/tuning/output/{trained}/output/model.tar.gz"
+    assert found["best"]["metrics"] == {found["objective_metric"]: found["best"]["objective"]}
+    assert spot_saving(sagemaker_hook(cfg), "no-such-training-job")["spot saving"].startswith("unavailable")

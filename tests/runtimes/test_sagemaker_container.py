@@ -455,15 +455,26 @@ def test_the_containers_model_scores_the_same_under_xgboost_3_4_1(tmp_path, imag
     np.testing.assert_allclose(scores(body), in_image, rtol=0, atol=1e-6)
 
 
-def test_the_handlers_own_functions_as_the_program_would_answer_500(image_python, model_tar, tmp_path):
-    """The control: with code/serving/inference.py itself as SAGEMAKER_PROGRAM (input_fn, predict_fn,
-    output_fn), the image answers each malformed payload with a 500, the defect code/inference.py exists for.
-    So the tests above can tell a broken handler from a working one."""
+HANDLER_FUNCTIONS_PROGRAM = "handler_functions.py"
+
+
+def test_the_handlers_own_functions_as_the_program_would_answer_500(image_python, trained, tmp_path):
+    """The control: with a program that exposes code/serving/inference.py's own functions (input_fn, predict_fn,
+    output_fn) to the image's Transformer, the image answers each malformed payload with a 500, the defect
+    code/inference.py exists for. So the tests above can tell a broken handler from a working one."""
+    model = tmp_path / "model"
+    shutil.copytree(trained.model_dir, model)
+    (model / "code" / HANDLER_FUNCTIONS_PROGRAM).write_text(
+        "from serving.inference import input_fn, model_fn, output_fn, predict_fn  # noqa: F401\n")
+    archive = image.pack_model(model, tmp_path / "model.tar.gz")
     python = image.layered_venv(image_python, tmp_path / "venv")
-    ep = image.start_endpoint(python, tmp_path / "opt" / "ml", model_tar,
-                              {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code/serving"})
+    ep = image.start_endpoint(python, tmp_path / "opt" / "ml", archive,
+                              {"SAGEMAKER_PROGRAM": HANDLER_FUNCTIONS_PROGRAM,
+                               "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"})
     try:
         with httpx.Client(base_url=ep.url, timeout=60) as c:
+            assert c.post("/invocations", content=valid_row(model), headers={"Content-Type": "text/csv"}
+                          ).status_code == 200   # the functions serve a valid row: the 500s below are the handler's
             for body, content_type in ((b"1,2,3", "text/csv"), (b"{", "application/json"), (b"1", "text/plain")):
                 assert c.post("/invocations", content=body, headers={"Content-Type": content_type}).status_code == 500
     finally:
