@@ -60,9 +60,9 @@ def cfg():
 
 @pytest.fixture(scope="module")
 def tuning_request(cfg) -> dict:
-    from mlpipe.stacks.aws import training
+    from mlpipe.stacks.aws.training import tuning_config
 
-    return training.tuning_config(cfg, TUNING_JOB, SPLIT_ROOT)
+    return tuning_config(cfg, TUNING_JOB, SPLIT_ROOT)
 
 
 def tuned_values(tuning_request: dict) -> dict[str, str]:
@@ -211,16 +211,16 @@ def test_evaluation_processing_job_writes_the_evaluation_the_report_reads(tmp_pa
     """The processing job's entrypoint and arguments run evaluate.py in the image's package set: evaluation.json
     with calibration and confusion, and the ROC / PR / importance figures beside it (matplotlib is in the image),
     which the shared report task renders from the job's output folder as it would from S3."""
-    from mlpipe.stacks.aws import training
+    from mlpipe.stacks.aws.training import CODE_PREFIX_KEY, processing_config
     from mlpipe.tasks.training import write_report
 
-    request = training.processing_config(cfg, f"{TUNING_JOB}-eval", SPLIT_ROOT, f"{SPLIT_ROOT}/x/model.tar.gz",
+    request = processing_config(cfg, f"{TUNING_JOB}-eval", SPLIT_ROOT, f"{SPLIT_ROOT}/x/model.tar.gz",
                                          "--champion-auc=0.55")   # the rendered champion argument
     base = tmp_path / "opt" / "ml"
     for item in request["ProcessingInputs"]:           # SageMaker downloads each input to its LocalPath
         local = Path(image.in_container(item["S3Input"]["LocalPath"], base))
         local.mkdir(parents=True)
-        source = {"code": bundle / training.CODE_PREFIX_KEY, "model": model_tar.parent, "test": data["test"]}
+        source = {"code": bundle / CODE_PREFIX_KEY, "model": model_tar.parent, "test": data["test"]}
         shutil.copytree(source[item["InputName"]], local, dirs_exist_ok=True)
     (out_spec,) = request["ProcessingOutputConfig"]["Outputs"]
     output = Path(image.in_container(out_spec["S3Output"]["LocalPath"], base))
@@ -272,9 +272,9 @@ def model_dir(model_tar, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def container(cfg, image_python, model_tar, tmp_path_factory):
-    from mlpipe.stacks.aws import training
+    from mlpipe.stacks.aws.training import inference_specification
 
-    environment = training.inference_specification(cfg, "s3://x/model.tar.gz")["Containers"][0]["Environment"]
+    environment = inference_specification(cfg, "s3://x/model.tar.gz")["Containers"][0]["Environment"]
     assert environment == {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
     root = tmp_path_factory.mktemp("endpoint")
     python = image.layered_venv(image_python, root / "venv")
@@ -397,10 +397,10 @@ def test_fuzzed_payloads_get_the_local_endpoints_status_and_body(clients, model_
 def test_batch_transform_input_is_scored_line_by_line(cfg, data, clients, model_dir):
     """The transform job's request (SplitType Line, its BatchStrategy) over prepare_transform_input's JSON lines:
     every line is one request the container answers with the local handler's score (ids and all)."""
-    from mlpipe.stacks.aws import deployment
+    from mlpipe.stacks.aws.deployment import transform_request
     from serving import inference
 
-    req = deployment.transform_request(cfg)
+    req = transform_request(cfg)
     assert req["TransformInput"]["SplitType"] == "Line" and req["BatchStrategy"] == "SingleRecord"
     table = pq.read_table(data["gold"])
     cols = [n for n in table.column_names if n != cfg.training.label]
@@ -419,10 +419,11 @@ def test_batch_transform_input_is_scored_line_by_line(cfg, data, clients, model_
 SCORE_IN_IMAGE = """
 import sys
 import numpy as np
-from training import data, evaluate
-booster, schema, _ = evaluate.load_model(sys.argv[1])
-frame = data.read_channel(sys.argv[2])
-np.save(sys.argv[3], evaluate.predict(booster, data.encode(frame, schema)))
+from training.data import encode, read_channel
+from training.score import load_model, predict
+booster, schema, _ = load_model(sys.argv[1])
+frame = read_channel(sys.argv[2])
+np.save(sys.argv[3], predict(booster, encode(frame, schema)))
 print(__import__("xgboost").__version__)
 """
 
@@ -431,9 +432,9 @@ def test_the_containers_model_scores_the_same_under_xgboost_3_4_1(tmp_path, imag
     """The model trained in the container (xgboost 3.0.5) and the rows it scores there, against monitoring's
     scoring on the MWAA workers and the local handler (xgboost 3.4.1 here): the same scores within 1e-6."""
     import xgboost as xgb
-    from mlpipe.tasks import monitoring
+    from mlpipe.tasks.monitoring import score
     from serving import inference
-    from training import data as training_data
+    from training.data import read_channel
 
     out = tmp_path / "image.npy"
     proc = subprocess.run([str(image_python), "-c", SCORE_IN_IMAGE, str(trained.model_dir), str(data["test"]), str(out)],
@@ -442,8 +443,8 @@ def test_the_containers_model_scores_the_same_under_xgboost_3_4_1(tmp_path, imag
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == "3.0.5" and xgb.__version__ == "3.4.1"
     in_image = np.load(out)
-    frame = training_data.read_channel(str(data["test"]))
-    on_workers = np.asarray(monitoring.score(str(trained.model_dir), frame))
+    frame = read_channel(str(data["test"]))
+    on_workers = np.asarray(score(str(trained.model_dir), frame))
     assert len(in_image) == len(frame) > 100 and in_image.std() > 0.01
     np.testing.assert_allclose(on_workers, in_image, rtol=0, atol=1e-6)
     # the local endpoint's handler on the same rows, sent as JSON records
