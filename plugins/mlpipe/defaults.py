@@ -151,8 +151,6 @@ SAGEMAKER_MAX_WAIT_SECONDS = 7200
 SAGEMAKER_SERVING_PROGRAM = "inference.py"
 SAGEMAKER_SERVING_SUBMIT_DIRECTORY = "/opt/ml/model/code"
 LOCAL_TUNING_THREADS_PER_TRIAL = 1
-# The local model registry (MLflow, SQLite) lives under <lake>/registry.
-LOCAL_REGISTRY_DIR = "registry"
 
 # ---- Deployment (ml_deployment): SageMaker endpoint + batch transform (aws) / local endpoint + batch (local) -----
 DEPLOYMENT_MODE = "both"

@@ -1,4 +1,4 @@
-"""The local model registry keeps SageMaker Model Registry semantics (states, deployability, idempotency).
+"""The local model registry (MLflow) keeps SageMaker Model Registry semantics (states, deployability, idempotency).
 
 One registry (one MLflow SQLite database, created once: MLflow's migrations take seconds) serves the
 module; each test uses its own model package group.
@@ -7,16 +7,12 @@ module; each test uses its own model package group.
 from __future__ import annotations
 
 import itertools
-import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from mlpipe.errors import ConfigError, MlPipeError
-from mlpipe.local.registry import ApprovalStatus, LocalModelRegistry, main
+from mlpipe.services.local_registry import LocalModelRegistry
+from mlpipe.services.registry import ApprovalStatus
 
-ROOT = Path(__file__).resolve().parents[3]
 _groups = itertools.count(1)
 
 
@@ -63,17 +59,17 @@ def test_approve_then_reject_and_only_approved_is_deployable(registry, group):
         registry.require_deployable(group)
     with pytest.raises(MlPipeError, match="version 1 of '.*' is PendingManualApproval, and only Approved versions are deployable; approve it first"):
         registry.require_deployable(group, 1)
-    approved = registry.approve(group, 1, by="alice", reason="beats baseline")
+    approved = registry.set_status(group, 1, "Approved", by="alice", reason="beats baseline")
     assert approved.status is ApprovalStatus.APPROVED and approved.deployable
     assert approved.history[-1] | {"at": None} == {"status": "Approved", "from": "PendingManualApproval", "by": "alice",
                                                    "reason": "beats baseline", "at": None}
-    registry.approve(group, 2)
-    assert registry.deployable(group).version == 2 == registry.require_deployable(group).version
+    registry.set_status(group, 2, ApprovalStatus.APPROVED)
+    assert registry.newest_approved(group).version == 2 == registry.require_deployable(group).version
     assert str(registry.client.get_model_version_by_alias(group, "champion").version) == "2"
-    registry.reject(group, 2, reason="rollback")                  # Approved -> Rejected
-    assert registry.deployable(group).version == 1
+    registry.set_status(group, 2, "Rejected", reason="rollback")                  # Approved -> Rejected
+    assert registry.newest_approved(group).version == 1
     assert str(registry.client.get_model_version_by_alias(group, "champion").version) == "1"
-    assert registry.reject(group, 3).status is ApprovalStatus.REJECTED   # Pending -> Rejected
+    assert registry.set_status(group, 3, "Rejected").status is ApprovalStatus.REJECTED   # Pending -> Rejected
     with pytest.raises(MlPipeError, match="Rejected is final, register a new version"):
         registry.require_deployable(group, 3)
 
@@ -86,21 +82,21 @@ def test_approve_then_reject_and_only_approved_is_deployable(registry, group):
 def test_illegal_transitions_raise(registry, group, start, target, message):
     register(registry, group, "job")
     if start != "PendingManualApproval":
-        registry.update_status(group, 1, start)
+        registry.set_status(group, 1, start)
     with pytest.raises(MlPipeError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        registry.update_status(group, 1, target)
+        registry.set_status(group, 1, target)
 
 
 def test_same_status_again_is_a_no_op(registry, group):
     register(registry, group, "job")
-    first = registry.approve(group, 1)
-    again = registry.approve(group, 1)
+    first = registry.set_status(group, 1, "Approved")
+    again = registry.set_status(group, 1, "Approved")
     assert again.status is ApprovalStatus.APPROVED and len(again.history) == len(first.history) == 2
 
 
 def test_auto_approve_and_bad_input(registry, group):
     assert register(registry, group, "auto", approval_status="Approved").deployable
-    assert registry.deployable(group).version == 1
+    assert registry.newest_approved(group).version == 1
     with pytest.raises(MlPipeError, match="starts as PendingManualApproval or Approved, not Rejected"):
         register(registry, group, "x", approval_status="Rejected")
     with pytest.raises(MlPipeError, match="tuning_job_name is required"):
@@ -111,36 +107,11 @@ def test_auto_approve_and_bad_input(registry, group):
         registry.get(group, 9)
 
 
-def test_cli_lists_approves_and_rejects(registry, group, capsys):
-    register(registry, group, "cli-1")
-    register(registry, group, "cli-2")
-    base = ["--group", group, "--registry", str(registry.root)]
-    assert main(["approve", "--version", "2", "--reason", "looks good", *base]) == 0
-    assert capsys.readouterr().out.strip() == f"{group} version 2: Approved"
-    assert main(["reject", "--version", "1", *base]) == 0
-    assert main(["list", *base]) == 0
-    out = capsys.readouterr().out
-    assert "Approved *" in out and "Rejected" in out and "cli-2" in out
-    assert main(["approve", "--version", "1", *base]) == 1
-    assert "error: cannot change version 1 of" in capsys.readouterr().err
-    assert main(["list", "--json", *base]) == 0
-    assert [v["status"] for v in json.loads(capsys.readouterr().out)] == ["Rejected", "Approved"]
-
-
-def test_cli_runs_as_a_module(registry, group):
-    """`make approve VERSION=n` runs `python -m mlpipe.local.registry approve --version n`."""
-    register(registry, group, "module-run")
-    out = subprocess.run([sys.executable, "-m", "mlpipe.local.registry", "approve", "--version", "1", "--group", group,
-                          "--registry", str(registry.root)], capture_output=True, text=True, cwd=ROOT,
-                         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT / 'include'}:{ROOT}"})
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == f"{group} version 1: Approved" and registry.get(group, 1).deployable
-
-
 def test_the_registry_lives_in_the_local_lake(tmp_path):
     from mlpipe.config import load_config
+    from mlpipe.lake import LakeLayout
 
     local = load_config("local", environ={"MLPIPE_HOME": str(tmp_path)})
-    assert LocalModelRegistry.from_config(local).root.name == "registry"
+    assert LocalModelRegistry.from_config(local).root.as_uri() == LakeLayout.from_config(local).local_registry()
     with pytest.raises(ConfigError, match="stack 'aws' registers in SageMaker Model Registry"):
         LocalModelRegistry.from_config(load_config("aws-dev", environ={}))
