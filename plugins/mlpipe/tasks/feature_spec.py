@@ -20,10 +20,9 @@ from typing import Any
 
 import yaml
 
+from mlpipe.config import PipelineConfig, config_hash
 from mlpipe.config.feature_checks import check_sources
 from mlpipe.config.features import FeaturesConfig, GoldTable
-from mlpipe.config.loader import config_hash
-from mlpipe.config.model import PipelineConfig
 from mlpipe.errors import ConfigError
 from mlpipe.lake import LakeLayout
 from mlpipe.paths import CODE_ROOT
