@@ -25,8 +25,7 @@ class FakeTI:
                        "tune.best": best, "evaluate.champion": {"auc": 0.81, "version": 2},
                        "evaluate.report": {"evaluation_uri": f"{ROOT_URI}/evaluation/evaluation.json",
                                            "report_uri": f"{ROOT_URI}/evaluation/report.html",
-                                           "evaluation": {"model": {"auc": 0.83}}},
-                       "lineage": f"{ROOT_URI}/lineage.json"}
+                                           "evaluation": {"model": {"auc": 0.83}}}}
 
     def xcom_pull(self, task_ids: str, key: str | None = None, **_: Any) -> Any:
         return self.values[task_ids]

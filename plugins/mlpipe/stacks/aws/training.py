@@ -34,7 +34,7 @@ from mlpipe.defaults import SAGEMAKER_SERVING_PROGRAM, SAGEMAKER_SERVING_SUBMIT_
 from mlpipe.errors import ConfigError, MlPipeError
 from mlpipe.stacks.aws.waits import poll_seconds
 from mlpipe.tasks.reattach import ACTIVE
-from mlpipe.tasks.training import DAG_ID, champion, write_lineage
+from mlpipe.tasks.training import DAG_ID, champion, lineage_uri, write_lineage
 from mlpipe.tasks.training_aws import best, find_job, report, tuning_job_status
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,6 @@ FIND = "ti.xcom_pull(task_ids='tune.find_job')"
 BEST = "ti.xcom_pull(task_ids='tune.best')"
 CHAMPION = "ti.xcom_pull(task_ids='evaluate.champion')"
 REPORT = "ti.xcom_pull(task_ids='evaluate.report')"
-LINEAGE = "ti.xcom_pull(task_ids='lineage')"
 
 
 def _j(expr: str) -> str:
@@ -282,7 +281,7 @@ class AwsTraining:
                 "CustomerMetadataProperties": {
                     "tuning_job_name": _j(BEST + "['name']"), "best_training_job": _j(BEST + "['best']['name']"),
                     "ds": _j(SPLIT + "['ds']"), "test_auc": _j(REPORT + "['evaluation']['model']['auc']"),
-                    "lineage_uri": _j(LINEAGE),
+                    "lineage_uri": lineage_uri(_j(SPLIT + "['root']")),
                     "report_uri": _j(REPORT + "['report_uri']")},
             },
             outlets=[model_asset(self.cfg)],
