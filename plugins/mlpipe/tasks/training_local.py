@@ -37,14 +37,14 @@ SCORE_SCRIPT = WORKLOAD / "score.py"
 SUBPROCESS_ERROR_TAIL = 3000
 
 
-def tune(split: dict[str, Any], cfg: PipelineConfig | None = None) -> dict[str, Any]:
+def run_tuning_job(split: dict[str, Any], cfg: PipelineConfig | None = None) -> dict[str, Any]:
     """Task body of ``tune``: run (or resume: finished trials are reused) the local tuning job of the date."""
-    from mlpipe.local.tuning.job import tune as run_tuning_job
+    from mlpipe.local.tuning.job import tune
 
     cfg = cfg or load_config()
     name = tuning_job_name(cfg, split["ds"])
     channels = {c: str(to_path(split["channels"][c])) for c in ("train", "validation")}
-    result = run_tuning_job(cfg.training, name=name, channels=channels, workdir=to_path(f"{split['root']}/tuning"))
+    result = tune(cfg.training, name=name, channels=channels, workdir=to_path(f"{split['root']}/tuning"))
     best = result.best
     log.info("tuning job %s: best trial %s %s=%s (%d trials, %d run now)", name, best.name,
              result.objective_metric, best.objective, len(result.trials), result.trials_run)
@@ -81,7 +81,8 @@ def score_champion(cfg: PipelineConfig, champ: dict[str, Any], test_dir: Path) -
     return {**champ, "auc": scored["auc"], "scored_on": "this run's test split"}
 
 
-def evaluate(split: dict[str, Any], tuned: dict[str, Any], cfg: PipelineConfig | None = None) -> dict[str, Any]:
+def evaluate_challenger(split: dict[str, Any], tuned: dict[str, Any], cfg: PipelineConfig | None = None
+                        ) -> dict[str, Any]:
     """Task body of ``evaluate``: the champion scored on the same test split, evaluate.py on the test split
     (metrics, calibration, confusion, the figures), then the shared report."""
     cfg = cfg or load_config()
@@ -99,8 +100,9 @@ def evaluate(split: dict[str, Any], tuned: dict[str, Any], cfg: PipelineConfig |
     return write_report(cfg, split, tuned, champ)
 
 
-def register(split: dict[str, Any], tuned: dict[str, Any], evaluated: dict[str, Any], verdict: dict[str, Any],
-             outlets: Any = None, outlet_events: Any = None, cfg: PipelineConfig | None = None) -> dict[str, Any]:
+def register_challenger(split: dict[str, Any], tuned: dict[str, Any], evaluated: dict[str, Any],
+                        verdict: dict[str, Any], outlets: Any = None, outlet_events: Any = None,
+                        cfg: PipelineConfig | None = None) -> dict[str, Any]:
     """Task body of ``register``: the challenger's version (idempotent: the version of this tuning job if it
     exists), its lineage next to the channels; emits the model Asset."""
     cfg = cfg or load_config()

@@ -1,4 +1,4 @@
-"""ml_training's local task bodies: evaluate (evaluate.py's metrics and figures, the champion scored on the same
+"""ml_training's local task bodies: evaluate_challenger (evaluate.py's metrics and figures, the champion scored on the same
 test split by score.py, the shared report) and idempotent registration in the local registry."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from mlpipe.config import load_config
 from mlpipe.lake import to_path
 from mlpipe.tasks.training import training_root
-from mlpipe.tasks.training_local import evaluate, register
+from mlpipe.tasks.training_local import evaluate_challenger, register_challenger
 
 DS = "2026-11-01"
 HPS = {"label": "churned", "exclude": "customer_id,as_of", "nthread": "1", "seed": "7", "num_round": "15",
@@ -58,7 +58,7 @@ def test_evaluate_writes_figures_report_and_scores_the_champion_on_the_same_spli
     tuned = {"name": "ml-training-20261101-abc123", "best": {
         "name": "trial-1", "objective": 0.8, "metrics": {"validation:auc": 0.8}, "hyperparameters": {},
         "model_dir": str(model_dir), "model_uri": artifact.as_uri()}}
-    first = evaluate(split, tuned, cfg)
+    first = evaluate_challenger(split, tuned, cfg)
     assert first["champion"] is None and first["evaluation_uri"] == f"{root}/evaluation/evaluation.json"
     evaluation = first["evaluation"]
     folder = to_path(f"{root}/evaluation")
@@ -70,14 +70,14 @@ def test_evaluate_writes_figures_report_and_scores_the_champion_on_the_same_spli
     status = "Approved" if cfg.training.registry.auto_approve else "PendingManualApproval"
     # recorded with another test AUC, so the comparison below can only hold when the champion is scored again
     recorded = {**first, "evaluation": {**evaluation, "model": {**evaluation["model"], "auc": 0.51}}}
-    registered = register(split, tuned, recorded, {"register": True}, cfg=cfg)
+    registered = register_challenger(split, tuned, recorded, {"register": True}, cfg=cfg)
     assert registered["status"] == status
     if status != "Approved":
         from mlpipe.services import registry_for
 
         registry_for(cfg).set_status(cfg.training.registry.model_package_group, registered["version"], "Approved")
     # the next run: the champion (this very model) is scored on the run's test split by score.py
-    again = evaluate(split, {**tuned, "name": "ml-training-20261101-def456"}, cfg)
+    again = evaluate_challenger(split, {**tuned, "name": "ml-training-20261101-def456"}, cfg)
     champion = again["champion"]
     assert champion["version"] == registered["version"] and champion["scored_on"] == "this run's test split"
     assert champion["auc"] == pytest.approx(again["evaluation"]["model"]["auc"], abs=1e-9)
@@ -92,8 +92,8 @@ def test_registration_is_idempotent_per_tuning_job(cfg, tmp_path):
                                                              "model_dir": str(tmp_path), "model_uri": "file:///m"}}
     evaluated = {"evaluation": {"model": {"auc": 0.8}, "baselines": {"naive": {"auc": 0.6}}}, "report_uri": "r",
                  "evaluation_uri": "e"}
-    first = register(split, tuned, evaluated, {"register": True}, cfg=cfg)
-    again = register(split, tuned, evaluated, {"register": True}, cfg=cfg)
+    first = register_challenger(split, tuned, evaluated, {"register": True}, cfg=cfg)
+    again = register_challenger(split, tuned, evaluated, {"register": True}, cfg=cfg)
     assert first["version"] == again["version"] == 1
     assert first["status"] == ("Approved" if cfg.training.registry.auto_approve else "PendingManualApproval")
     lineage = json.loads((tmp_path / "tr" / "lineage.json").read_text())

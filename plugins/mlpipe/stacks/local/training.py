@@ -12,7 +12,7 @@ from airflow.sdk import task
 
 from mlpipe.config import PipelineConfig
 from mlpipe.dagkit import model_asset
-from mlpipe.tasks.training_local import evaluate, register, tune
+from mlpipe.tasks.training_local import evaluate_challenger, register_challenger, run_tuning_job
 
 
 class LocalTraining:
@@ -20,10 +20,11 @@ class LocalTraining:
         self.cfg = cfg
 
     def tune(self, split: Any) -> Any:
-        return task(tune, task_id="tune")(split)
+        return task(run_tuning_job, task_id="tune")(split)
 
     def evaluate(self, split: Any, tuned: Any) -> Any:
-        return task(evaluate, task_id="evaluate")(split, tuned)
+        return task(evaluate_challenger, task_id="evaluate")(split, tuned)
 
     def register(self, split: Any, tuned: Any, evaluated: Any, verdict: Any) -> Any:
-        return task(register, task_id="register", outlets=[model_asset(self.cfg)])(split, tuned, evaluated, verdict)
+        return task(register_challenger, task_id="register", outlets=[model_asset(self.cfg)])(
+            split, tuned, evaluated, verdict)
