@@ -17,14 +17,11 @@ import pytest
 from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mlpipe.local import endpoint as ep
 from mlpipe.local.capture import CaptureConfig
 from mlpipe.local.endpoint import EndpointError, EndpointHandle, endpoint_status, start_endpoint, stop_endpoint
 from mlpipe.local.processes import group_members
 from mlpipe.paths import CODE_ROOT
-from serving.testing import csv_body as csv_rows
-from serving.testing import json_values as json_rows
-from serving.testing import make_model_dir, synthetic_features
+from serving.testing import csv_body, json_values, make_model_dir, synthetic_features
 
 from tests.unit.serving import fuzz_payloads
 
@@ -77,13 +74,13 @@ def test_boto3_invoke_endpoint_returns_the_in_process_predictions(endpoint: Endp
     names = json.loads((model_dir / "feature_schema.json").read_text())
     names = [f["name"] for f in names["features"]]
     requests = {
-        "csv 1 row": ("text/csv", csv_rows(X[:1]), X[:1]),
-        "csv batch": ("text/csv", csv_rows(X), X),
-        "json 1 row": ("application/json", json.dumps(json_rows(X[:1])[0]), X[:1]),
-        "json batch": ("application/json", json.dumps({"instances": json_rows(X)}), X),
-        "json 1 record": ("application/json", json.dumps(dict(zip(names, json_rows(X[:1])[0], strict=True))), X[:1]),
+        "csv 1 row": ("text/csv", csv_body(X[:1]), X[:1]),
+        "csv batch": ("text/csv", csv_body(X), X),
+        "json 1 row": ("application/json", json.dumps(json_values(X[:1])[0]), X[:1]),
+        "json batch": ("application/json", json.dumps({"instances": json_values(X)}), X),
+        "json 1 record": ("application/json", json.dumps(dict(zip(names, json_values(X[:1])[0], strict=True))), X[:1]),
         "json records": ("application/json",
-                         json.dumps({"instances": [dict(zip(names, r, strict=True)) for r in json_rows(X)]}), X),
+                         json.dumps({"instances": [dict(zip(names, r, strict=True)) for r in json_values(X)]}), X),
     }
     for label, (ct, body, rows) in requests.items():
         expected = booster.inplace_predict(rows)
@@ -138,7 +135,7 @@ def test_concurrent_requests_each_get_their_own_predictions(endpoint: EndpointHa
         with httpx.Client(base_url=endpoint.url, timeout=30) as c:
             got = []
             for _ in range(4):
-                r = c.post("/invocations", content=csv_rows(rows), headers={"Content-Type": "text/csv",
+                r = c.post("/invocations", content=csv_body(rows), headers={"Content-Type": "text/csv",
                                                                             "Accept": "text/csv"})
                 assert r.status_code == 200, r.text
                 got.append(scores(r.content, "text/csv"))
@@ -162,7 +159,7 @@ def test_concurrent_requests_each_get_their_own_predictions(endpoint: EndpointHa
 def test_container_contract_ping_and_invocations(http: httpx.Client, booster) -> None:
     assert http.get("/ping").status_code == 200
     X = synthetic_features(7, seed=2)
-    r = http.post("/invocations", content=csv_rows(X), headers={"Content-Type": "text/csv"})
+    r = http.post("/invocations", content=csv_body(X), headers={"Content-Type": "text/csv"})
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
     np.testing.assert_array_equal(scores(r.content, "application/json"), booster.inplace_predict(X))
     params = http.get("/execution-parameters").json()
@@ -242,7 +239,7 @@ def test_data_capture_samples_the_configured_fraction_in_sagemakers_layout(model
     sent = []
     try:
         for i in range(40):
-            body = csv_rows(X[i:i + 1])
+            body = csv_body(X[i:i + 1])
             if i % 2:
                 out = rt.invoke_endpoint(EndpointName="capture-test", ContentType="text/csv", Accept="text/csv",
                                          Body=body, InferenceId=f"req-{i}")["Body"].read()
@@ -312,7 +309,7 @@ def test_second_start_on_a_busy_port_fails_clearly(endpoint: EndpointHandle, mod
 
 def test_port_taken_between_check_and_bind_fails_with_the_log(endpoint: EndpointHandle, model_dir: Path,
                                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ep, "port_free", lambda host, port: True)
+    monkeypatch.setattr("mlpipe.local.endpoint.port_free", lambda host, port: True)
     start_should_fail(model_dir, "other", port=endpoint.port, run_dir=tmp_path,
                       match=r"(?s)exited with code \d+ while starting.*address already in use")
     assert not list(tmp_path.glob("*.pid"))
