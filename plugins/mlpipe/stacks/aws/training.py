@@ -30,8 +30,8 @@ from airflow.sdk import TaskGroup, task
 from mlpipe.config import PipelineConfig
 from mlpipe.config.instances import volume_kms
 from mlpipe.dagkit import model_asset
-from mlpipe.defaults import SAGEMAKER_SERVING_PROGRAM, SAGEMAKER_SERVING_SUBMIT_DIRECTORY
 from mlpipe.errors import ConfigError, MlPipeError
+from mlpipe.services import sagemaker_registry
 from mlpipe.stacks.aws.waits import poll_seconds
 from mlpipe.tasks.reattach import ACTIVE
 from mlpipe.tasks.training import DAG_ID, champion, lineage_uri, write_lineage
@@ -130,22 +130,14 @@ def tuning_config(cfg: PipelineConfig, name: str, split_root: str) -> dict[str, 
     }
 
 
-def serving_environment() -> dict[str, str]:
-    """``Environment`` of the model package's container: the image's script mode on the project's handler."""
-    return {"SAGEMAKER_PROGRAM": SAGEMAKER_SERVING_PROGRAM,
-            "SAGEMAKER_SUBMIT_DIRECTORY": SAGEMAKER_SERVING_SUBMIT_DIRECTORY}
-
-
 def inference_specification(cfg: PipelineConfig, model_url: str) -> dict[str, Any]:
-    """CreateModelPackage's ``InferenceSpecification``: the training image serving ``model_url`` (templated)
-    through the project's handler, with the content types the handler accepts and answers with
-    (``deployment.CONTENT_TYPES``: CSV and JSON both ways; JSON is its default answer)."""
-    from mlpipe.config.deployment import CONTENT_TYPES
-
-    return {"Containers": [{"Image": cfg.training.sagemaker.image_uri, "ModelDataUrl": model_url,
-                            "Environment": serving_environment()}],
-            "SupportedContentTypes": list(CONTENT_TYPES),
-            "SupportedResponseMIMETypes": sorted(CONTENT_TYPES)}
+    """CreateModelPackage's ``InferenceSpecification`` for ``model_url`` (templated): the one the SageMaker
+    registry service registers (:func:`mlpipe.services.sagemaker_registry.inference_specification`: the
+    training image serving through the project's handler, ``SAGEMAKER_PROGRAM`` in model.tar.gz's ``code/``,
+    the content types the handler accepts and answers with), with the model's URI."""
+    spec = sagemaker_registry.inference_specification(cfg)
+    spec["Containers"] = [{**container, "ModelDataUrl": model_url} for container in spec["Containers"]]
+    return spec
 
 
 def processing_config(cfg: PipelineConfig, name: str, split_root: str, model_uri: str,
@@ -210,20 +202,10 @@ class IdempotentRegisterModelVersionOperator(SageMakerRegisterModelVersionOperat
         return arn
 
     def _existing(self, tuning: str) -> str | None:
-        from botocore.exceptions import ClientError
-
-        client = self.hook.conn
-        try:
-            pages = client.get_paginator("list_model_packages").paginate(ModelPackageGroupName=self.package_group_name)
-            arns = [s["ModelPackageArn"] for page in pages for s in page.get("ModelPackageSummaryList", [])]
-        except ClientError:
-            return None
-        for arn in arns:
-            d = client.describe_model_package(ModelPackageName=arn)
-            if (d.get("CustomerMetadataProperties") or {}).get("tuning_job_name") == tuning or \
-                    f"tuning job {tuning}" in (d.get("ModelPackageDescription") or ""):
-                return arn
-        return None
+        """The ARN of the version registered for the tuning job (:meth:`SageMakerModelRegistry.find`), if any."""
+        registry = sagemaker_registry.SageMakerModelRegistry(self.hook, {})
+        package = registry.find(self.package_group_name, tuning)
+        return package.arn if package else None
 
 
 class AwsTraining:
