@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 from train_helpers import BASE_HPS, ROOT, Job, run_in_process
-from training import evaluate, metrics, plots, score
+from training import evaluate, metrics, score
 
 HPS = {**BASE_HPS, "num_round": "20", "max_depth": "3"}
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -49,28 +49,3 @@ def test_confusion_and_calibration_are_those_of_the_scores(model_dir, channels):
     assert doc["calibration"] == metrics.calibration(y, p)
     assert doc["model"]["auc"] == pytest.approx(metrics.auc(y, p))
     assert "images" not in doc          # no output folder: no figures
-
-
-def test_calibration_bins_hold_each_score_once():
-    y = np.array([0, 1, 1, 0, 1])
-    p = np.array([0.05, 0.15, 0.95, 1.0, 0.12])
-    table = metrics.calibration(y, p)
-    assert [(r["bin"], r["n"]) for r in table] == [("0.0-0.1", 1), ("0.1-0.2", 2), ("0.9-1.0", 2)]
-    assert table[1]["positive_rate"] == 1.0 and table[2]["mean_score"] == pytest.approx(0.975)
-
-
-def test_curves_end_at_the_corners():
-    y = np.array([1, 0, 1, 0])
-    roc, pr = plots.curves(y, np.array([0.9, 0.8, 0.7, 0.1])).values()
-    assert (roc[0][-1], roc[1][-1]) == (1.0, 1.0)
-    assert pr[0][-1] == 1.0 and pr[1][0] == 1.0 and pr[1][-1] == 0.5
-
-
-def test_score_script_gives_the_models_auc_on_the_rows(tmp_path, model_dir, channels):
-    out = tmp_path / "champion.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "include" / "training" / "score.py"), "--model-dir",
-                           str(model_dir), "--test", str(channels.test), "--output", str(out)],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    y, p = score.score_channel(str(model_dir), str(channels.test))
-    assert json.loads(out.read_text()) == {"rows": len(y), "auc": metrics.auc(y, p)}

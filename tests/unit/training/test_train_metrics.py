@@ -7,8 +7,16 @@ import re
 import numpy as np
 import pytest
 from mlpipe.config.training import TrainingConfig
-from mlpipe.local.tuning import parse_metrics
-from training.metrics import auc, average_precision, binary_metrics, final_line, round_line
+from mlpipe.local.tuning.metrics import parse_metrics
+from training.metrics import (
+    auc,
+    average_precision,
+    binary_metrics,
+    calibration,
+    confusion,
+    final_line,
+    round_line,
+)
 
 DEFINITIONS = TrainingConfig().tuning.metric_definitions
 
@@ -54,3 +62,17 @@ def test_numpy_metrics_match_scikit_learn(seed):
     assert m["logloss"] == pytest.approx(log_loss(y, np.clip(p, 1e-15, 1 - 1e-15)), abs=1e-9)
     assert m["f1"] == pytest.approx(f1_score(y, p >= 0.5), abs=1e-12)
     assert auc(np.ones(5), p[:5]) is None
+
+
+def test_calibration_bins_hold_each_score_once():
+    y = np.array([0, 1, 1, 0, 1])
+    p = np.array([0.05, 0.15, 0.95, 1.0, 0.12])
+    table = calibration(y, p)
+    assert [(r["bin"], r["n"]) for r in table] == [("0.0-0.1", 1), ("0.1-0.2", 2), ("0.9-1.0", 2)]
+    assert table[1]["positive_rate"] == 1.0 and table[2]["mean_score"] == pytest.approx(0.975)
+
+
+def test_confusion_counts_each_row_once_at_the_threshold():
+    y = np.array([1, 1, 0, 0, 1])
+    p = np.array([0.9, 0.4, 0.6, 0.1, 0.5])
+    assert confusion(y, p, 0.5) == {"tp": 2, "fp": 1, "fn": 1, "tn": 1}

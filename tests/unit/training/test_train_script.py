@@ -76,7 +76,7 @@ def test_outputs_of_a_full_run(tmp_path, channels, capsys):
     assert metrics["checkpoints_written"] >= 1 and metrics["seconds"]["checkpoint"] >= 0
     # what the tuner reads from this log with the configured MetricDefinitions: the final line's values
     from mlpipe.config.training import TrainingConfig
-    from mlpipe.local.tuning import parse_metrics
+    from mlpipe.local.tuning.metrics import parse_metrics
 
     parsed = parse_metrics(out, TrainingConfig().tuning.metric_definitions)
     assert set(parsed) == {"validation:auc", "validation:logloss", "validation:aucpr", "validation:f1",
