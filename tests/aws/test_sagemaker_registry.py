@@ -148,3 +148,13 @@ def test_the_sagemaker_registry_needs_the_aws_section():
 
     with pytest.raises(ConfigError, match="needs the 'aws' section"):
         SageMakerModelRegistry.from_config(load_config("local", environ={}))
+
+
+def test_registry_for_the_aws_stack_is_sagemakers(cfg, sm, group):
+    from mlpipe.services import registry_for
+
+    registry = registry_for(cfg)
+    assert isinstance(registry, SageMakerModelRegistry)
+    sm.create_model_package_group(ModelPackageGroupName=group)
+    arn = operator_version(sm, group, description="tuning job hpo-a", status="Approved")
+    assert registry.newest_approved(group).arn == arn

@@ -78,8 +78,11 @@ def test_same_status_again_is_a_no_op(registry, group):
 def test_the_registry_lives_in_the_local_lake(tmp_path):
     from mlpipe.config import load_config
     from mlpipe.lake import LakeLayout
+    from mlpipe.services import registry_for
 
     local = load_config("local", environ={"MLPIPE_HOME": str(tmp_path)})
     assert LocalModelRegistry.from_config(local).root.as_uri() == LakeLayout.from_config(local).local_registry()
+    assert isinstance(registry_for(local), LocalModelRegistry) and registry_for(local).root == \
+        LocalModelRegistry.from_config(local).root
     with pytest.raises(ConfigError, match="stack 'aws' registers in SageMaker Model Registry"):
         LocalModelRegistry.from_config(load_config("aws-dev", environ={}))
