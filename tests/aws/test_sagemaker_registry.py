@@ -73,7 +73,13 @@ def test_register_sends_what_ml_trainings_operator_sends(registry, cfg, sm, grou
                                 metrics={"test_auc": 0.91, "validation:auc": 0.875}, lineage=lineage,
                                 approval_status="PendingManualApproval", description="ml_training dt=2026-11-01")
     described = sm.describe_model_package(ModelPackageName=package.arn)
-    assert described["InferenceSpecification"] == inference_specification(cfg, model_uri)
+    assert described["InferenceSpecification"] == {   # the image's script mode on the handler model.tar.gz ships
+        "Containers": [{"Image": cfg.training.sagemaker.image_uri, "ModelDataUrl": model_uri,
+                        "Environment": {"SAGEMAKER_PROGRAM": "inference.py",
+                                        "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}}],
+        "SupportedContentTypes": ["text/csv", "application/json"],
+        "SupportedResponseMIMETypes": ["application/json", "text/csv"]}
+    assert described["InferenceSpecification"] == inference_specification(cfg, model_uri)   # what ml_training sends
     assert described["CustomerMetadataProperties"] == {
         "tuning_job_name": "hpo-x", "test_auc": "0.91", "validation:auc": "0.875", "ds": "2026-11-01",
         "lineage_uri": lineage["uri"], "report_uri": lineage["report_uri"], "best_training_job": "hpo-x-003-abc"}
