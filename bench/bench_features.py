@@ -156,8 +156,8 @@ def write_silver(root: Path, events: int, seed: int = 7) -> dict[str, str]:
 
 def spec_for(lake: Path) -> dict[str, Any]:
     """The sample's job spec (local.yaml's features section) pointed at the benchmark lake."""
-    from mlpipe.config.features import job_spec
     from mlpipe.sample.targets import standalone_config
+    from mlpipe.tasks.feature_spec import job_spec
 
     cfg = standalone_config(lake.parent / "cfg")
     spec = json.loads(json.dumps(job_spec(cfg, DS)))

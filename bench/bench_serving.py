@@ -155,7 +155,7 @@ def run() -> list[Row]:
     from mlpipe.local.batch import batch_transform
     from mlpipe.local.endpoint import start_endpoint, stop_endpoint
     from serving import inference
-    from serving.inference import Feature
+    from serving.schema import Feature
     from serving.testing import csv_body, make_model_dir, synthetic_features
 
     rows: list[Row] = []

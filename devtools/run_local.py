@@ -301,7 +301,7 @@ def _verdicts(layout: Any, ds: str) -> list[dict[str, Any]]:
 
 def _training_summary(cfg: Any, ds: str) -> dict[str, Any]:
     """The tuning job's best trial, the evaluation against the naive baseline, and the registered version."""
-    from mlpipe.local.registry import LocalModelRegistry
+    from mlpipe.services.local_registry import LocalModelRegistry
     from mlpipe.tasks.training import training_root
 
     root = to_path(training_root(cfg, ds))
@@ -315,7 +315,7 @@ def _training_summary(cfg: Any, ds: str) -> dict[str, Any]:
     registry = LocalModelRegistry.from_config(cfg)
     group = cfg.training.registry.model_package_group
     package = registry.find(group, name) if name and group in registry.groups() else None
-    deployable = registry.deployable(group) if group in registry.groups() else None
+    deployable = registry.newest_approved(group) if group in registry.groups() else None
     return {"tuning_job": name, "trials": len(trials), "best_trial": best and best["name"],
             "validation_auc": best and best["objective"], "test_auc": (evaluation.get("model") or {}).get("auc"),
             "naive_auc": ((evaluation.get("baselines") or {}).get("naive") or {}).get("auc"),

@@ -232,7 +232,7 @@ def test_the_cli_writes_one_file_per_role(tmp_path, monkeypatch):
 # ---- every job role: exactly the S3 objects its jobs read and write ----------------------------------------------
 #
 # What each job touches is read off the requests the DAGs send (rendered for DS, both EMR modes) and, for the
-# Spark steps, off the job spec they run with (mlpipe.config.features.job_spec, what write_spec writes) and the
+# Spark steps, off the job spec they run with (mlpipe.tasks.feature_spec.job_spec, what write_spec writes) and the
 # workload's own layout rules (spark_jobs.spec.outputs, spark_jobs.fs.LakeFS.sibling); then every S3 action on
 # every key any job of any role touches, plus keys elsewhere in the lake and in other buckets, is evaluated
 # against each role's policy: allowed exactly when a job of that role needs it.
@@ -327,7 +327,7 @@ def _s3_in(text: str) -> list[str]:
 def _spark_spec_uses(uses: Uses, cfg: Any, step: str) -> None:
     """What the Spark step does with the job spec of DS: read bronze (and the ingestion quarantine), for gold the
     silver partitions it joins; replace each dataset's partition, quarantine and verdict through hidden siblings."""
-    from mlpipe.config.features import job_spec
+    from mlpipe.tasks.feature_spec import job_spec
     from spark_jobs.fs import LakeFS
     from spark_jobs.spec import outputs
 

@@ -28,7 +28,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from mlpipe import defaults
-from mlpipe.config.features import job_spec
 from mlpipe.config.model import LakeConfig
 from mlpipe.errors import DataQualityError
 from mlpipe.lake import LakeLayout, to_path
@@ -39,6 +38,7 @@ from mlpipe.stacks.aws.code import MAIN_KEY, PY_FILES_KEY
 from mlpipe.stacks.aws.emr import PYSPARK_PYTHON_EMR, cluster_configurations, spark_conf_args
 from mlpipe.stacks.local.spark import spark_env, spark_submit_command
 from mlpipe.tasks import features
+from mlpipe.tasks.feature_spec import job_spec
 from mlpipe.tasks.features import STEPS, spec_uri, step_outputs
 
 from devtools import package
