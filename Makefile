@@ -96,10 +96,10 @@ reject: $(STAMP)  ## reject a version of the local model registry: make reject V
 	$(PY) -m mlpipe.local.registry reject --version $(VERSION)
 
 serve: $(STAMP)  ## serve the newest Approved model version on the local endpoint (blue/green; prints the URL): make serve [VERSION=3]
-	$(PY) -m mlpipe.stacks.local.deployment serve $(if $(VERSION),--version $(VERSION))
+	$(PY) -m mlpipe.local.serve serve $(if $(VERSION),--version $(VERSION))
 
 stop: $(STAMP)  ## stop every version of the local endpoint (deployment.endpoint_name) and clear its live state
-	$(PY) -m mlpipe.stacks.local.deployment stop
+	$(PY) -m mlpipe.local.serve stop
 
 # the aws stack on Amazon MWAA (see the README's "Deploy to MWAA"); the config is PIPELINE_ENV unless that is
 # the default 'local' (then aws-dev): make package PIPELINE_ENV=aws-prod

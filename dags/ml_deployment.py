@@ -22,11 +22,11 @@ newest Approved version and fails clearly when there is none. Only Approved vers
 Configuration: `include/config/$PIPELINE_ENV.yaml` (`deployment`, `training.registry`, `aws` on aws, `lake`, `dag`).
 """
 
-from airflow.sdk import DAG, chain, task
+from airflow.sdk import DAG, task
 from mlpipe.config import load_config
 from mlpipe.dagkit import dag_kwargs, model_asset
 from mlpipe.stacks import get_stack
-from mlpipe.tasks.deployment import RESOLVE_TASK_ID, resolve_version, smoke_test
+from mlpipe.tasks.deployment import RESOLVE_TASK_ID, resolve_version
 
 cfg = load_config()
 stack = get_stack(cfg)
@@ -38,6 +38,6 @@ with DAG(
 ) as dag:
     resolved = task(resolve_version, task_id=RESOLVE_TASK_ID)()
     if cfg.deployment.endpoint:
-        chain(resolved, stack.deployment.endpoint(resolved), task(smoke_test, task_id="smoke_test")(resolved))
+        stack.deployment.endpoint(resolved)
     if cfg.deployment.batch:
         stack.deployment.batch(resolved)

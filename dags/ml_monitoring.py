@@ -17,17 +17,17 @@ Runs daily (`schedules.monitoring`) for the day that ended (the run on day D+1 h
 Configuration: `include/config/$PIPELINE_ENV.yaml` (`monitoring`, `schedules.monitoring`, `deployment`, `training`, `lake`, `dag`).
 """
 
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG
 from mlpipe.config import load_config
-from mlpipe.dagkit import dag_kwargs, data_interval_schedule, retrain_asset
-from mlpipe.tasks.monitoring import CHECK_TASK_ID, RETRAIN_TASK_ID, check_drift, request_retraining
+from mlpipe.dagkit import dag_kwargs, data_interval_schedule
+from mlpipe.stacks import get_stack
 
 cfg = load_config()
+stack = get_stack(cfg)
 
 with DAG(
     dag_id="ml_monitoring",
     schedule=data_interval_schedule(cfg.schedules.monitoring),
     **dag_kwargs(cfg, doc_md=__doc__, tags=["monitoring", "drift", "retraining"]),
 ) as dag:
-    checked = task(check_drift, task_id=CHECK_TASK_ID)()
-    task(request_retraining, task_id=RETRAIN_TASK_ID, outlets=[retrain_asset(cfg)])(checked)
+    stack.monitoring.request_retraining(stack.monitoring.check_drift())

@@ -24,16 +24,18 @@ def dag(monkeypatch):
 class FakeTI:
     def __init__(self) -> None:
         from mlpipe.config import load_config
-        from mlpipe.tasks import deployment as d
+        from mlpipe.lake import LakeLayout
+        from mlpipe.tasks.deployment import names
 
         cfg = load_config()
+        layout = LakeLayout.from_config(cfg)
         self.values = {
             "resolve_version": {"group": GROUP, "version": 7, "arn": ARN, "status": "Approved", "ds": DS,
-                                "names": d.names(cfg, DS, ARN), "gold_partition": d.gold_partition(cfg, DS),
-                                "predictions": d.predictions_partition(cfg, DS)},
+                                "names": names(cfg, DS, ARN), "gold_partition": layout.gold(cfg.features.gold.name, DS),
+                                "predictions": layout.predictions(DS)},
             "prepare_transform_input": {"input": f"{cfg.lake.root}/_staging/ml_deployment/scoring/dt={DS}/",
                                         "rows": 10},
-            "find_transform_job": {"name": d.names(cfg, DS, ARN)["transform_job"], "action": "start"},
+            "find_transform_job": {"name": names(cfg, DS, ARN)["transform_job"], "action": "start"},
         }
 
     def xcom_pull(self, task_ids: str, key: str | None = None, **_: Any) -> Any:
@@ -98,11 +100,11 @@ def test_names_are_deterministic_and_change_with_the_version():
     os.environ["PIPELINE_ENV"] = "aws-dev"
     try:
         from mlpipe.config import load_config
-        from mlpipe.tasks import deployment as d
+        from mlpipe.tasks.deployment import names
 
         cfg = load_config()
-        a, b = d.names(cfg, DS, ARN), d.names(cfg, DS, ARN)
-        c = d.names(cfg, DS, ARN.replace("/7", "/8"))
+        a, b = names(cfg, DS, ARN), names(cfg, DS, ARN)
+        c = names(cfg, DS, ARN.replace("/7", "/8"))
     finally:
         os.environ.pop("PIPELINE_ENV")
     assert a == b and a["model"] != c["model"] and a["endpoint_config"] != c["endpoint_config"]

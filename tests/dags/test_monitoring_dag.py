@@ -22,7 +22,7 @@ def test_monitoring_dag_is_daily_and_feeds_the_retraining_asset(monkeypatch, env
     assert dag.schedule == data_interval_schedule(cfg.schedules.monitoring)
     assert cfg.schedules.monitoring in ("@daily", "0 6 * * *")
     retrain = dag.get_task("request_retraining")
-    assert "check_drift" in retrain.upstream_task_ids
+    assert {(u, t.task_id) for t in dag.tasks for u in t.upstream_task_ids} == {("check_drift", "request_retraining")}
     (outlet,) = retrain.outlets
     assert outlet.name == f"retrain.{cfg.training.registry.model_package_group}"
     training = runpy.run_path(str(ROOT / "dags" / "ml_training.py"))["dag"]

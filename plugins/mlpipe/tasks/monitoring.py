@@ -1,6 +1,8 @@
 """ml_monitoring's task bodies: drift of the logical date against the serving model's training baseline, and
-the retraining request. The same code on both stacks: files go through the stack's storage (file:// or s3://),
-the serving model comes from ``mlpipe.stacks.<stack>.monitoring.serving_model``.
+the retraining request. The same code on both stacks: files go through ``storage_for(cfg)`` (file:// or
+s3://), paths come from :class:`~mlpipe.lake.LakeLayout`; the serving model is the endpoint's
+(``endpoints_for(cfg).serving_arn()``) or else the registry's newest Approved version, its ``model.tar.gz``
+(or model directory) fetched through storage into a work directory.
 
 The lake paths (``monitoring.reports_dir``, default ``reports/monitoring``)::
 
@@ -37,8 +39,11 @@ from pathlib import Path
 from typing import Any
 
 from mlpipe.config import PipelineConfig, config_hash, load_config
-from mlpipe.dagkit import lake
 from mlpipe.errors import MlPipeError
+from mlpipe.lake import LakeLayout
+from mlpipe.local.model_artifact import model_dir_of
+from mlpipe.services import endpoints_for, registry_for, storage_for
+from mlpipe.services.endpoints import capture_root
 
 log = logging.getLogger(__name__)
 
@@ -59,17 +64,13 @@ class MonitoringError(MlPipeError):
 # ---- paths and the workload -------------------------------------------------------------------------------------
 
 
-def reports_root(cfg: PipelineConfig) -> str:
-    return f"{lake(cfg).root}/{cfg.monitoring.reports_dir}"
-
-
 def report_uris(cfg: PipelineConfig, ds: str) -> dict[str, str]:
-    root = f"{reports_root(cfg)}/dt={ds}"
+    root = LakeLayout.from_config(cfg).reports(cfg.monitoring.reports_dir, ds)
     return {"json": f"{root}/drift.json", "html": f"{root}/drift.html"}
 
 
 def state_uri(cfg: PipelineConfig) -> str:
-    return f"{reports_root(cfg)}/{STATE_FILE}"
+    return f"{LakeLayout.from_config(cfg).reports(cfg.monitoring.reports_dir)}/{STATE_FILE}"
 
 
 def workload(module: str) -> Any:
@@ -88,41 +89,50 @@ def thresholds(cfg: PipelineConfig) -> Any:
                                         min_positives=m.min_positives)
 
 
-def _is_local(uri: str) -> bool:
-    return uri.startswith("file://")
-
-
-def write_text(storage: Any, uri: str, text: str) -> None:
-    """One text file, atomically (temp + rename locally, a single PutObject on S3)."""
-    from mlpipe.lake import to_path
-
-    if _is_local(uri):
-        path = to_path(uri)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-        return
-    storage.write_bytes(uri, text.encode("utf-8"))
-
-
-def read_text(storage: Any, uri: str) -> str:
-    from mlpipe.lake import to_path
-
-    if _is_local(uri):
-        return to_path(uri).read_text(encoding="utf-8")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "f"
-        storage.download(uri, str(path))
-        return path.read_text(encoding="utf-8")
-
-
 # ---- the serving model -------------------------------------------------------------------------------------------
 
 
+def serving_package(cfg: PipelineConfig) -> tuple[dict[str, Any], str]:
+    """The serving version (a :meth:`ModelPackage.to_dict`) and where it was found: the package behind the
+    endpoint's traffic, else the newest Approved version (``deployment.mode: batch``, or no endpoint)."""
+    group = cfg.training.registry.model_package_group
+    registry = registry_for(cfg)
+    arn = endpoints_for(cfg).serving_arn() if cfg.deployment.endpoint else None
+    if arn is not None:
+        return registry.get_by_arn(arn).to_dict(), f"endpoint {cfg.deployment.endpoint_name}"
+    found = registry.newest_approved(group)
+    if found is None:
+        raise MonitoringError(f"no model is serving: endpoint {cfg.deployment.endpoint_name} is not live and model "
+                              f"package group '{group}' has no Approved version; run ml_training and ml_deployment "
+                              f"first (make run does both locally)")
+    return found.to_dict(), f"newest Approved package of {group} (no endpoint)"
+
+
+def lineage_of(package: dict[str, Any], storage: Any) -> dict[str, Any]:
+    """The version's lineage record: the registry's own (local) or the one its ``uri`` names (SageMaker)."""
+    lineage = dict(package.get("lineage") or {})
+    if lineage.get("uri") and not lineage.get("ds"):
+        try:
+            lineage = {**storage.read_json(lineage["uri"]), **lineage}
+        except Exception as exc:  # noqa: BLE001 - the lineage only adds the feature-config comparison
+            log.warning("cannot read the lineage %s: %s", lineage["uri"], exc)
+    return lineage
+
+
 def serving_model(cfg: PipelineConfig, workdir: Path) -> dict[str, Any]:
-    """The serving version and its model directory (``mlpipe.stacks.<stack>.monitoring``)."""
-    return importlib.import_module(f"mlpipe.stacks.{cfg.stack}.monitoring").serving_model(cfg, workdir)
+    """``{"group", "version", "arn", "source", "model_dir", "model_uri", "tuning_job_name", "test_auc",
+    "trained_ds", "feature_spec_uri"}`` of the serving version, its model directory under ``workdir``."""
+    storage = storage_for(cfg)
+    package, source = serving_package(cfg)
+    model_dir = model_dir_of(package, storage, workdir / "model")
+    lineage = lineage_of(package, storage)
+    auc = (package.get("metrics") or {}).get("test_auc")
+    return {"group": package["group"], "version": int(package["version"]), "arn": package["arn"], "source": source,
+            "model_dir": str(model_dir), "model_uri": package.get("model_uri"),
+            "tuning_job_name": package.get("tuning_job_name") or "",
+            "test_auc": float(auc) if auc is not None else None,
+            "trained_ds": (package.get("metadata") or {}).get("ds") or lineage.get("ds"),
+            "feature_spec_uri": lineage.get("feature_job_spec_uri")}
 
 
 def load_model_files(model_dir: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -164,14 +174,12 @@ def config_changes(cfg: PipelineConfig, model: dict[str, Any], storage: Any) -> 
 
 
 def gold_frame(cfg: PipelineConfig, storage: Any, ds: str) -> Any:
-    from mlpipe.tasks.training import gold_partition, list_files, read_parquet_files
-
-    uri = gold_partition(cfg, ds)
-    files = list_files(storage, uri)
+    uri = LakeLayout.from_config(cfg).gold(cfg.features.gold.name, ds)
+    files = storage.fingerprints(uri, ".parquet")
     if not files:
         raise MonitoringError(f"no gold Parquet files at {uri}: run ml_features for {ds} first (monitoring compares "
                               f"that partition's scoring rows with the serving model's training baseline)")
-    return read_parquet_files(storage, sorted(files))
+    return storage.read_parquet(sorted(files))
 
 
 def score(model_dir: str, frame: Any) -> Any:
@@ -195,24 +203,17 @@ def matured(cfg: PipelineConfig, gold: Any) -> Any:
 
 def capture_files(cfg: PipelineConfig, storage: Any, ds: str) -> list[str]:
     """The capture files of the window (``monitoring.capture``), oldest first."""
-    from mlpipe.lake import to_path
-    from mlpipe.tasks.deployment import capture_root
-
     c = cfg.monitoring.capture
     base = f"{capture_root(cfg)}/{cfg.deployment.endpoint_name}/{cfg.deployment.variant_name}"
-    if _is_local(base):
-        root = to_path(base)
-        all_files = sorted(p.relative_to(root).as_posix() for p in root.glob("*/*/*/*/*.jsonl")) if root.is_dir() \
-            else []
-    else:
-        bucket = base[len("s3://"):].split("/", 1)[0]
-        prefix = base[len("s3://"):].split("/", 1)[1] + "/"
-        # logical_date: only the window's day folders (the endpoint's whole capture history grows every hour)
+    if c.window == "logical_date":
+        # only the window's day folders (the endpoint's whole capture history grows every hour)
         start = dt.date.fromisoformat(ds)
-        listed = [f"{prefix}{start - dt.timedelta(days=d):%Y/%m/%d}/" for d in range(c.days)] \
-            if c.window == "logical_date" else [prefix]
-        all_files = sorted(o["Key"][len(prefix):] for p in listed for o in storage.list(f"s3://{bucket}/{p}")
-                           if o["Key"].endswith(".jsonl"))
+        folders = [f"{base}/{start - dt.timedelta(days=d):%Y/%m/%d}" for d in range(c.days)]
+    else:
+        folders = [base]
+    # <YYYY>/<MM>/<DD>/<HH>/<file>.jsonl under the variant's folder
+    all_files = sorted(uri[len(base) + 1:] for folder in folders for uri in storage.list(folder, ".jsonl")
+                       if uri[len(base) + 1:].count("/") == 4)
     if c.window == "latest":
         days = sorted({f[:10] for f in all_files})
         if not days:
@@ -229,7 +230,7 @@ def read_capture(cfg: PipelineConfig, storage: Any, ds: str, names: list[str]) -
     captured = cap_mod.Captured()
     files = capture_files(cfg, storage, ds)
     for uri in files:
-        cap_mod.read_lines(read_text(storage, uri).splitlines(), names, captured)
+        cap_mod.read_lines(storage.read_text(uri).splitlines(), names, captured)
     return captured, files
 
 
@@ -303,7 +304,7 @@ def compute(cfg: PipelineConfig, ds: str, storage: Any, model: dict[str, Any]) -
 def write_report(cfg: PipelineConfig, storage: Any, summary: dict[str, Any]) -> dict[str, str]:
     uris = report_uris(cfg, summary["ds"])
     storage.write_json(uris["json"], summary)
-    write_text(storage, uris["html"], workload("report").render(summary))
+    storage.write_text(uris["html"], workload("report").render(summary))
     return uris
 
 
@@ -311,14 +312,12 @@ def check_drift(ds: str | None = None, cfg: PipelineConfig | None = None, *, log
                 ) -> dict[str, Any]:
     """Task body of ``check_drift``: every check of the date, ``drift.json`` and ``drift.html``; returns the
     verdict, the config-change facts and the report URIs (XCom)."""
-    from mlpipe.stacks import get_stack
-
     cfg = cfg or load_config()
     day = ds or (logical_date.strftime("%Y-%m-%d") if logical_date is not None else None)
     if not day:
         raise MonitoringError("ml_monitoring needs a logical date: trigger it with one "
                               "(airflow dags test ml_monitoring 2026-11-02)")
-    storage = get_stack(cfg).storage()
+    storage = storage_for(cfg)
     with tempfile.TemporaryDirectory(prefix="mlpipe-monitoring-") as work:
         model = serving_model(cfg, Path(work))
         log.info("serving model: %s version %s (%s), trained on dt=%s", model["group"], model["version"],
@@ -375,21 +374,19 @@ def _update_report(cfg: PipelineConfig, storage: Any, checked: dict[str, Any], d
     summary["retrain"] = decision
     report = workload("report")
     try:
-        page = report.add_retrain(read_text(storage, checked["report"]), decision)
+        page = report.add_retrain(storage.read_text(checked["report"]), decision)
     except Exception:  # noqa: BLE001 - no report to amend (removed, or another format): draw it again
         page = report.render(summary)
     storage.write_json(uri, summary)
-    write_text(storage, checked["report"], page)
+    storage.write_text(checked["report"], page)
 
 
 def request_retraining(checked: dict[str, Any], cfg: PipelineConfig | None = None, *, outlets: Any = None,
                        outlet_events: Any = None) -> dict[str, Any]:
     """Task body of ``request_retraining``: emit the retraining Asset event with its reasons, or skip saying why
     (nothing to retrain for, ``monitoring.retrain`` off, or the cool-down)."""
-    from mlpipe.stacks import get_stack
-
     cfg = cfg or load_config()
-    storage = get_stack(cfg).storage()
+    storage = storage_for(cfg)
     ds = checked["ds"]
     found = triggers(cfg, checked)
     reasons = [t["reason"] for t in found]
@@ -429,12 +426,6 @@ def request_retraining(checked: dict[str, Any], cfg: PipelineConfig | None = Non
     _update_report(cfg, storage, checked, decision)
     log.info("retraining requested for dt=%s (%s): %s", ds, extra["trigger"], "; ".join(reasons))
     return {"requested": True, **extra}
-
-
-def summary_line(checked: dict[str, Any]) -> str:
-    """One line for logs and run summaries."""
-    v = checked["verdict"]
-    return f"dt={checked['ds']}: {v['status']} ({', '.join(f'{k}={s}' for k, s in v['checks'].items())})"
 
 
 __all__ = ["CHECK_TASK_ID", "DAG_ID", "RETRAIN_TASK_ID", "MonitoringError", "check_drift", "compute",

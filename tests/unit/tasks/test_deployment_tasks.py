@@ -1,12 +1,10 @@
-"""Stack-agnostic deployment task logic: which version, the run date, the smoke-test checks."""
+"""Stack-agnostic deployment task logic: which version, the run date, the smoke test's gold rows."""
 
 from __future__ import annotations
 
-import json
 from types import SimpleNamespace
 
-import pytest
-from mlpipe.tasks import deployment as d
+from mlpipe.tasks.deployment import choose_version, event_versions, gold_records, run_date
 
 
 def ev(**extra):
@@ -14,31 +12,14 @@ def ev(**extra):
 
 
 def test_choose_version():
-    assert d.choose_version([]) == (None, None)
-    events = d.event_versions({"model": [ev(version=2, status="Approved", ds="2026-11-02"),
+    assert choose_version([]) == (None, None)
+    events = event_versions({"model": [ev(version=2, status="Approved", ds="2026-11-02"),
                                          ev(version=1, status="Approved")]})
     assert [e["version"] for e in events] == [1, 2]
-    assert d.choose_version(events) == (2, None)
-    version, reason = d.choose_version(d.event_versions({"m": [ev(version=3, status="PendingManualApproval")]}))
+    assert choose_version(events) == (2, None)
+    version, reason = choose_version(event_versions({"m": [ev(version=3, status="PendingManualApproval")]}))
     assert version is None and "make approve VERSION=3" in reason
-    assert d.run_date(None, events) == "2026-11-02"
-
-
-def test_check_predictions():
-    ok = json.dumps({"predictions": [{"score": 0.2}, {"score": 0.9}]}).encode()
-    assert d.check_predictions(ok, 2) == [0.2, 0.9]
-    with pytest.raises(d.SmokeTestError, match="2 rows sent but 1"):
-        d.check_predictions(json.dumps({"predictions": [{"score": 0.2}]}).encode(), 2)
-    with pytest.raises(d.SmokeTestError, match="invalid scores"):
-        d.check_predictions(json.dumps({"predictions": [{"score": 1.5}]}).encode(), 1)
-    with pytest.raises(d.SmokeTestError, match="not"):
-        d.check_predictions(b"oops", 1)
-
-
-def test_request_rows():
-    assert d._rows("text/csv", "1,2\n3,4\n") == 2
-    assert d._rows("application/json", '{"instances": [[1], [2], [3]]}') == 3
-    assert d._rows("application/json", '{"a": 1}') == 1
+    assert run_date(None, events) == "2026-11-02"
 
 
 def test_gold_records_first_rows_or_a_seeded_sample_of_the_scoring_rows(tmp_path):
@@ -58,13 +39,13 @@ def test_gold_records_first_rows_or_a_seeded_sample_of_the_scoring_rows(tmp_path
         "split": ["score" if k % 3 else "train" for k in keys],
         cfg.training.label: [k % 2 for k in keys]}), part / "part-00000.parquet")
     population = [3000 - k for k in keys if k % 3]
-    first = d.gold_records(cfg, f"file://{part}", 500)
+    first = gold_records(cfg, f"file://{part}", 500)
     assert [r["tenure_days"] for r in first] == population[:500]
     assert set(first[0]) == {"tenure_days"}  # no label, split, id or time columns
-    sample = d.gold_records(cfg, f"file://{part}", 500, seed=7)
+    sample = gold_records(cfg, f"file://{part}", 500, seed=7)
     tenures = [r["tenure_days"] for r in sample]
     assert len(tenures) == len(set(tenures)) == 500 and set(tenures) <= set(population)
     mean = sum(population) / len(population)
     assert abs(sum(tenures) / 500 - mean) < 0.1 * mean < abs(sum(population[:500]) / 500 - mean)
-    assert d.gold_records(cfg, f"file://{part}", 500, seed=7) == sample
-    assert len(d.gold_records(cfg, f"file://{part}", 5000, seed=7)) == len(population)
+    assert gold_records(cfg, f"file://{part}", 500, seed=7) == sample
+    assert len(gold_records(cfg, f"file://{part}", 5000, seed=7)) == len(population)

@@ -14,7 +14,14 @@ from airflow.sdk.exceptions import AirflowSkipException
 from mlpipe.config import load_config
 from mlpipe.dagkit import retrain_asset
 from mlpipe.lake import to_path
-from mlpipe.tasks import monitoring as m
+from mlpipe.tasks.monitoring import (
+    MonitoringError,
+    check_drift,
+    config_changes,
+    report_uris,
+    request_retraining,
+    state_uri,
+)
 from mlpipe.tasks.training import tuning_config_hash
 
 DS = "2026-11-03"
@@ -37,7 +44,7 @@ def checked(cfg, status="drift", changed=False, ds=DS):
     return {"ds": ds, "verdict": {"status": status, "checks": {"features.gold": status},
                                   "reasons": ["features.gold: monthly_price: PSI 3.1 >= 0.2"] if status == "drift" else []},
             "config_change": {"training": {"serving": "0badc0de", "current": tuning_config_hash(cfg), "changed": changed}},
-            "report": m.report_uris(cfg, ds)["html"], "summary": m.report_uris(cfg, ds)["json"],
+            "report": report_uris(cfg, ds)["html"], "summary": report_uris(cfg, ds)["json"],
             "model": {"version": 2}}
 
 
@@ -45,7 +52,7 @@ def request(cfg, doc):
     asset = retrain_asset(cfg)
     events = Events()
     try:
-        out = m.request_retraining(doc, cfg, outlets=[asset], outlet_events=events)
+        out = request_retraining(doc, cfg, outlets=[asset], outlet_events=events)
     except AirflowSkipException as exc:
         return None, str(exc), events
     return out, None, events
@@ -56,25 +63,25 @@ def test_drift_emits_the_retrain_event_then_the_cooldown_suppresses_the_next(cfg
     assert skipped is None and out["requested"]
     extra = events[retrain_asset(cfg)].extra
     assert extra["ds"] == DS and extra["trigger"] == "drift" and "monthly_price" in extra["reasons"][0]
-    state = json.loads(to_path(m.state_uri(cfg)).read_text())
+    state = json.loads(to_path(state_uri(cfg)).read_text())
     assert state["last_request"]["ds"] == DS and len(state["history"]) == 1
     # the next day (24 h of logical time < cooldown_hours 72): suppressed, no event, the state is unchanged
     out, skipped, events = request(cfg, checked(cfg, ds="2026-11-04"))
     assert out is None and "cool-down" in skipped and "48 of monitoring.cooldown_hours=72" in skipped
     assert retrain_asset(cfg) not in events
-    assert json.loads(to_path(m.state_uri(cfg)).read_text())["last_request"]["ds"] == DS
+    assert json.loads(to_path(state_uri(cfg)).read_text())["last_request"]["ds"] == DS
     # a rerun of the same date is suppressed too (the event was emitted once already)
     assert "cool-down" in request(cfg, checked(cfg))[1]
     # after the cool-down: requested again
     out, skipped, events = request(cfg, checked(cfg, ds="2026-11-06"))
     assert out["requested"] and events[retrain_asset(cfg)].extra["ds"] == "2026-11-06"
-    assert len(json.loads(to_path(m.state_uri(cfg)).read_text())["history"]) == 2
+    assert len(json.loads(to_path(state_uri(cfg)).read_text())["history"]) == 2
 
 
 def test_no_drift_no_change_is_skipped_with_the_reason(cfg):
     out, skipped, events = request(cfg, checked(cfg, status="ok"))
     assert out is None and "no retraining for dt=2026-11-03: verdict ok" in skipped and not events
-    assert not to_path(m.state_uri(cfg)).exists()
+    assert not to_path(state_uri(cfg)).exists()
     out, skipped, _ = request(cfg, checked(cfg, status="insufficient_data"))
     assert out is None and "insufficient_data" in skipped
 
@@ -90,11 +97,11 @@ def test_config_changes_reads_the_hash_from_the_tuning_job_name(cfg, tmp_path):
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps({"config_hash": "feedbeef"}))
     storage = SimpleNamespace(read_json=lambda uri: json.loads(to_path(uri).read_text()))
-    same = m.config_changes(cfg, {"tuning_job_name": f"ml-training-20261101-{tuning_config_hash(cfg)}",
+    same = config_changes(cfg, {"tuning_job_name": f"ml-training-20261101-{tuning_config_hash(cfg)}",
                                   "feature_spec_uri": spec.as_uri()}, storage)
     assert not same["training"]["changed"] and same["features"]["changed"]  # feedbeef is not this config's
     other = load_config("local", environ={"MLPIPE__LAKE__ROOT": cfg.lake.root, "MLPIPE__TRAINING__NUM_ROUND": "77"})
-    changed = m.config_changes(other, {"tuning_job_name": f"ml-training-20261101-{tuning_config_hash(cfg)}-r2"},
+    changed = config_changes(other, {"tuning_job_name": f"ml-training-20261101-{tuning_config_hash(cfg)}-r2"},
                                storage)
     assert changed["training"]["changed"] and changed["training"]["serving"] == tuning_config_hash(cfg)
     assert changed["features"] == {"serving": None, "current": changed["features"]["current"], "changed": False}
@@ -154,8 +161,8 @@ def test_check_drift_writes_the_report_and_finds_a_planted_price_shift(cfg, mode
     rng = np.random.default_rng(5)
     _gold(cfg, pd.concat([_frame(rng, 900, shift=shift),
                           _frame(rng, 800, split="train", as_of="2026-10-04", label=True)], ignore_index=True))
-    monkeypatch.setattr(m, "serving_model", _serving(model_dir, cfg))
-    out = m.check_drift(DS, cfg)
+    monkeypatch.setattr("mlpipe.tasks.monitoring.serving_model", _serving(model_dir, cfg))
+    out = check_drift(DS, cfg)
     summary = json.loads(to_path(out["summary"]).read_text())
     page = to_path(out["report"]).read_text()
     assert out["report"].endswith(f"reports/monitoring/dt={DS}/drift.html") and "<h1>Drift report" in page
@@ -175,6 +182,6 @@ def test_check_drift_writes_the_report_and_finds_a_planted_price_shift(cfg, mode
 
 
 def test_check_drift_without_gold_says_what_to_run(cfg, model_dir, monkeypatch):
-    monkeypatch.setattr(m, "serving_model", _serving(model_dir, cfg))
-    with pytest.raises(m.MonitoringError, match="run ml_features for 2026-11-03 first"):
-        m.check_drift(DS, cfg)
+    monkeypatch.setattr("mlpipe.tasks.monitoring.serving_model", _serving(model_dir, cfg))
+    with pytest.raises(MonitoringError, match="run ml_features for 2026-11-03 first"):
+        check_drift(DS, cfg)

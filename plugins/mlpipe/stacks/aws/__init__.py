@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from mlpipe.config import PipelineConfig
+from mlpipe.stacks.aws.deployment import AwsDeployment
 from mlpipe.stacks.aws.features import AwsFeatures
 from mlpipe.stacks.aws.ingestion import AwsIngestion
+from mlpipe.stacks.aws.monitoring import AwsMonitoring
 from mlpipe.stacks.aws.training import AwsTraining
 
 
@@ -16,9 +18,5 @@ class AwsStack:
         self.ingestion = AwsIngestion(cfg)
         self.features = AwsFeatures(cfg)
         self.training = AwsTraining(cfg)
-        self.deployment = __import__('mlpipe.stacks.aws.deployment', fromlist=['x']).AwsDeployment(cfg)
-
-    def storage(self):  # noqa: ANN201 - imported lazily: S3Hook pulls in boto3
-        from mlpipe.stacks.aws.storage import S3Storage
-
-        return S3Storage(self.cfg)
+        self.deployment = AwsDeployment(cfg)
+        self.monitoring = AwsMonitoring(cfg)

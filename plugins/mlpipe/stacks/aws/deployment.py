@@ -1,6 +1,7 @@
-"""AWS deployment: the Approved model package behind a SageMaker endpoint (blue/green) and a batch transform job::
+"""AWS deployment (build time: operators, their requests, the wiring): the Approved model package behind a SageMaker endpoint (blue/green) and a batch transform job::
 
     resolve_version >> create_model >> create_endpoint_config >> deploy_endpoint >> smoke_test   (endpoint | both)
+    resolve_version >> smoke_test
     resolve_version >> [create_model, prepare_transform_input] >> find_transform_job >> batch_transform (batch|both)
 
 - ``create_model``: ``CreateModel`` with ``Containers=[{ModelPackageName: <approved package ARN>}]``, the
@@ -15,11 +16,9 @@
   endpoint config*: an update SageMaker rolled back leaves it InService on the previous one, which fails the
   task with the endpoint's FailureReason (the previous config keeps serving). A retry of an endpoint already on
   this endpoint config returns; one still Creating/Updating from an earlier try is waited for, not updated again.
-- ``prepare_transform_input``: the gold partition's scoring rows as JSON lines (ids + features), so the transform
-  job's ``JoinSource: Input`` keeps each row's ids next to its prediction.
-- ``find_transform_job``: which attempt of the transform job this run uses (:mod:`mlpipe.stacks.aws.reattach`):
-  its name is ``job_name`` of the date and a hash of the model package (so the model version) and the transform
-  settings; InProgress -> wait for it, Completed -> reuse it, Failed/Stopped -> the next attempt (``-r2``...).
+- ``prepare_transform_input`` and ``find_transform_job``: task bodies of :mod:`mlpipe.tasks.deployment_aws`
+  (the scoring rows as JSON lines; which attempt of the transform job this run uses: its name is ``job_name``
+  of the date and a hash of the model package and the transform settings).
 - ``batch_transform``: ``SageMakerTransformOperator`` to ``<lake>/predictions/dt=<ds>/`` with KMS, on the name
   ``find_transform_job`` chose; it checks again right before CreateTransformJob (a retry of the operator alone
   reattaches too), waits deferred, and never starts a second job or fails on "already exists".
@@ -39,18 +38,19 @@ from airflow.providers.amazon.aws.operators.sagemaker import (
 )
 from airflow.sdk import task
 
-from mlpipe.config import PipelineConfig, load_config
+from mlpipe.config import PipelineConfig
 from mlpipe.config.instances import volume_kms
 from mlpipe.errors import ConfigError, MlPipeError
-from mlpipe.stacks.aws import reattach
+from mlpipe.services.endpoints import capture_root
 from mlpipe.stacks.aws.waits import poll_seconds
-from mlpipe.tasks import deployment as d
+from mlpipe.tasks.deployment import DAG_ID, RESOLVE_TASK_ID, SMOKE_TASK_ID, smoke_test
+from mlpipe.tasks.deployment_aws import FIND_TRANSFORM_TASK_ID, find_transform_job, prepare_transform_input
+from mlpipe.tasks.reattach import decide_attempt, status_reader
 
 log = logging.getLogger(__name__)
 
-RESOLVED = f"ti.xcom_pull(task_ids='{d.RESOLVE_TASK_ID}')"
+RESOLVED = f"ti.xcom_pull(task_ids='{RESOLVE_TASK_ID}')"
 PREPARED = "ti.xcom_pull(task_ids='prepare_transform_input')"
-FIND_TRANSFORM_TASK_ID = "find_transform_job"
 FOUND_TRANSFORM = f"ti.xcom_pull(task_ids='{FIND_TRANSFORM_TASK_ID}')"
 CHECK_INTERVAL_SECONDS = 60
 MAX_ENDPOINT_SECONDS = 3 * 3600
@@ -65,7 +65,7 @@ def _kms(cfg: PipelineConfig) -> str | None:
 
 
 def _tags(cfg: PipelineConfig) -> list[dict[str, str]]:
-    return [{"Key": "mlpipe:dag", "Value": d.DAG_ID}, {"Key": "mlpipe:environment", "Value": cfg.environment},
+    return [{"Key": "mlpipe:dag", "Value": DAG_ID}, {"Key": "mlpipe:environment", "Value": cfg.environment},
             {"Key": "mlpipe:model-version", "Value": _j(RESOLVED + "['version']")}]
 
 
@@ -114,7 +114,7 @@ def endpoint_config_request(cfg: PipelineConfig) -> dict[str, Any]:
         modes = [m for m, on in (("Input", cap.capture_input), ("Output", cap.capture_output)) if on]
         out["DataCaptureConfig"] = {
             "EnableCapture": True, "InitialSamplingPercentage": cap.sampling_percentage,
-            "DestinationS3Uri": d.capture_root(cfg), "KmsKeyId": _kms(cfg),
+            "DestinationS3Uri": capture_root(cfg), "KmsKeyId": _kms(cfg),
             "CaptureOptions": [{"CaptureMode": m} for m in modes],
             "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"], "JsonContentTypes": ["application/json"]}}
     return out
@@ -263,9 +263,9 @@ class ReattachingTransformOperator(SageMakerTransformOperator):
 
     def execute(self, context: Any) -> dict:
         transform = self.config.get("Transform", self.config)
-        action, name = reattach.decide_attempt(
-            transform["TransformJobName"], reattach.status_reader(self.hook.describe_transform_job,
-                                                                  "TransformJobStatus"), "transform job")
+        action, name = decide_attempt(
+            transform["TransformJobName"], status_reader(self.hook.describe_transform_job, "TransformJobStatus"),
+            "transform job")
         transform["TransformJobName"] = name
         if action == "start":
             return super().execute(context)
@@ -288,75 +288,13 @@ class ReattachingTransformOperator(SageMakerTransformOperator):
         return {}
 
 
-# ---- task bodies -----------------------------------------------------------------------------------------------
-
-
-def _hook(cfg: PipelineConfig) -> Any:
-    from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
-
-    return SageMakerHook(aws_conn_id=cfg.aws.conn_id, region_name=cfg.aws.region)
-
-
-def approved_package(version: int | None, cfg: PipelineConfig) -> dict[str, Any]:
-    """The Approved model package (``version``, else the newest Approved); :class:`MlPipeError` otherwise."""
-    group = cfg.training.registry.model_package_group
-    sm = _hook(cfg).get_conn()
-    if version is None:
-        found = sm.list_model_packages(ModelPackageGroupName=group, ModelApprovalStatus="Approved",
-                                       SortBy="CreationTime", SortOrder="Descending", MaxResults=1)
-        items = found.get("ModelPackageSummaryList", [])
-        if not items:
-            raise MlPipeError(f"model package group '{group}' has no Approved version to deploy; approve one "
-                              f"(UpdateModelPackage ModelApprovalStatus=Approved) and trigger ml_deployment")
-        arn = items[0]["ModelPackageArn"]
-    else:
-        arn = f"arn:aws:sagemaker:{cfg.aws.region}:{cfg.aws.account_id}:model-package/{group}/{version}"
-    desc = sm.describe_model_package(ModelPackageName=arn)
-    status = desc.get("ModelApprovalStatus")
-    if status != "Approved":
-        raise MlPipeError(f"{arn} is {status}; only Approved versions are deployable")
-    containers = desc.get("InferenceSpecification", {}).get("Containers", [{}])
-    return {"group": group, "version": int(desc.get("ModelPackageVersion", version or 0)), "arn": arn,
-            "status": status, "model_uri": containers[0].get("ModelDataUrl")}
-
-
-def find_transform_job(resolved: dict[str, Any], cfg: PipelineConfig | None = None) -> dict[str, str]:
-    """Task body of ``find_transform_job``: which transform job this run uses, and whether to start, wait or
-    reuse it (the first attempt's name is ``resolved['names']['transform_job']``)."""
-    cfg = cfg or load_config()
-    status_of = reattach.status_reader(_hook(cfg).describe_transform_job, "TransformJobStatus")
-    action, name = reattach.decide_attempt(resolved["names"]["transform_job"], status_of, "transform job")
-    log.info("transform job %s: %s", name, action)
-    return {"name": name, "action": action}
-
-
-def transform_input_prefix(cfg: PipelineConfig, ds: str) -> str:
-    """Where ``prepare_transform_input`` stages the date's scoring rows for the transform job (no trailing /)."""
-    return f"{d.lake(cfg).root}/_staging/{d.DAG_ID}/scoring/dt={ds}"
-
-
-def prepare_transform_input(resolved: dict[str, Any], cfg: PipelineConfig | None = None) -> dict[str, Any]:
-    """The scoring rows as JSON lines (ids + features, no label) under ``_staging`` for the transform job."""
-    from mlpipe.stacks import get_stack
-
-    cfg = cfg or load_config()
-    table = d.read_scoring_rows(cfg, resolved["gold_partition"])
-    cols = [c for c in table.column_names if c != cfg.training.label]
-    lines = "\n".join(json.dumps(r, default=str) for r in table.select(cols).to_pylist())
-    prefix = transform_input_prefix(cfg, resolved["ds"])
-    storage = get_stack(cfg).storage()
-    storage.clear_partition(prefix)
-    storage.write_bytes(f"{prefix}/scoring.jsonl", (lines + "\n").encode())
-    return {"input": f"{prefix}/", "rows": table.num_rows}
+# ---- the stack's member ---------------------------------------------------------------------------------------
 
 
 class AwsDeployment:
     def __init__(self, cfg: PipelineConfig) -> None:
         self.cfg = cfg
         self._model: Any = None
-
-    def approved_package(self, version: int | None) -> dict[str, Any]:
-        return approved_package(version, self.cfg)
 
     def model(self, resolved: Any) -> Any:
         """``create_model``, shared by the endpoint and the transform job (one task per DAG)."""
@@ -367,12 +305,6 @@ class AwsDeployment:
             resolved >> self._model
         return self._model
 
-    def runtime_client(self) -> Any:
-        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-
-        return AwsBaseHook(aws_conn_id=self.cfg.aws.conn_id, client_type="sagemaker-runtime",
-                           region_name=self.cfg.aws.region).get_conn()
-
     def endpoint(self, resolved: Any) -> Any:
         _check(self.cfg)
         conn = self.cfg.aws.conn_id
@@ -382,8 +314,9 @@ class AwsDeployment:
         endpoint = BlueGreenEndpointOperator(
             task_id="deploy_endpoint", config=endpoint_request(self.cfg), operation="create", deferrable=True,
             check_interval=poll_seconds(self.cfg, CHECK_INTERVAL_SECONDS), max_ingestion_time=MAX_ENDPOINT_SECONDS, aws_conn_id=conn)
-        model >> config >> endpoint
-        return endpoint
+        smoke = task(smoke_test, task_id=SMOKE_TASK_ID)(resolved)
+        model >> config >> endpoint >> smoke
+        return smoke
 
     def batch(self, resolved: Any) -> Any:
         _check(self.cfg)
@@ -400,5 +333,4 @@ class AwsDeployment:
         return batch_transform
 
 
-__all__ = ["AwsDeployment", "approved_package", "endpoint_config_request", "endpoint_request", "find_transform_job",
-           "model_request", "transform_input_prefix", "transform_request"]
+__all__ = ["AwsDeployment", "endpoint_config_request", "endpoint_request", "model_request", "transform_request"]

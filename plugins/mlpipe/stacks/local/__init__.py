@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from mlpipe.config import PipelineConfig
+from mlpipe.stacks.local.deployment import LocalDeployment
 from mlpipe.stacks.local.features import LocalFeatures
 from mlpipe.stacks.local.ingestion import LocalIngestion
-from mlpipe.stacks.local.storage import LocalStorage
+from mlpipe.stacks.local.monitoring import LocalMonitoring
 from mlpipe.stacks.local.training import LocalTraining
 
 
@@ -17,7 +18,5 @@ class LocalStack:
         self.ingestion = LocalIngestion(cfg)
         self.features = LocalFeatures(cfg)
         self.training = LocalTraining(cfg)
-        self.deployment = __import__('mlpipe.stacks.local.deployment', fromlist=['x']).LocalDeployment(cfg)
-
-    def storage(self) -> LocalStorage:
-        return LocalStorage()
+        self.deployment = LocalDeployment(cfg)
+        self.monitoring = LocalMonitoring(cfg)
