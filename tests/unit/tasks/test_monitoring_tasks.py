@@ -185,3 +185,36 @@ def test_check_drift_without_gold_says_what_to_run(cfg, model_dir, monkeypatch):
     monkeypatch.setattr("mlpipe.tasks.monitoring.serving_model", _serving(model_dir, cfg))
     with pytest.raises(MonitoringError, match="run ml_features for 2026-11-03 first"):
         check_drift(DS, cfg)
+
+
+def test_the_serving_model_is_the_live_endpoints_version_else_the_newest_approved(cfg, model_dir, tmp_path):
+    """One way on both stacks: the endpoint's package ARN (here the local live state file), else the registry's
+    newest Approved version; the model directory and the registered facts come with it."""
+    import tarfile
+
+    from mlpipe.services import registry_for
+    from mlpipe.services.local_endpoints import write_live
+    from mlpipe.tasks.monitoring import serving_model
+
+    cfg = cfg.model_copy(update={"deployment": cfg.deployment.model_copy(update={
+        "local": cfg.deployment.local.model_copy(update={"run_dir": str(tmp_path / "run")})})})
+    group = cfg.training.registry.model_package_group
+    tar = tmp_path / "model.tar.gz"
+    with tarfile.open(tar, "w:gz") as out:
+        for f in model_dir.iterdir():
+            out.add(f, arcname=f.name)
+    registry = registry_for(cfg)
+    with pytest.raises(MonitoringError, match=f"no model is serving: .*'{group}' has no Approved version"):
+        serving_model(cfg, tmp_path / "w0")
+    first = registry.register(group, model_uri=str(model_dir), tuning_job_name="t1", metrics={"test_auc": 0.71},
+                              lineage={"ds": "2026-10-01"}, approval_status="Approved")
+    registry.register(group, model_uri=tar.as_uri(), tuning_job_name="t2", metrics={"test_auc": 0.74},
+                      lineage={"ds": "2026-10-02"}, approval_status="Approved")
+    newest = serving_model(cfg, tmp_path / "w1")
+    assert (newest["version"], newest["test_auc"], newest["trained_ds"]) == (2, 0.74, "2026-10-02")
+    assert newest["source"] == f"newest Approved package of {group} (no endpoint)"
+    assert newest["model_dir"] == str(tmp_path / "w1" / "model") and (tmp_path / "w1/model/baseline.json").is_file()
+    write_live(tmp_path / "run", cfg.deployment.endpoint_name, {"version": 1, "arn": first.arn, "url": "http://x"})
+    live = serving_model(cfg, tmp_path / "w2")
+    assert (live["version"], live["arn"], live["model_dir"]) == (1, first.arn, str(model_dir))
+    assert live["source"] == f"endpoint {cfg.deployment.endpoint_name}" and live["tuning_job_name"] == "t1"
