@@ -41,8 +41,12 @@ def model_dir_of(package: dict[str, Any], storage: Storage, dest: Path) -> Path:
         raise MlPipeError(f"version {package['version']} of {package['group']}: model artifact {uri} does not exist")
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     tmp.mkdir(parents=True, exist_ok=True)
-    with storage.local_file(uri) as tar_path, tarfile.open(tar_path) as tar:
-        tar.extractall(tmp, filter="data")
+    try:
+        with storage.local_file(uri) as tar_path, tarfile.open(tar_path) as tar:
+            tar.extractall(tmp, filter="data")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if dest.exists():
         shutil.rmtree(dest)
     os.replace(tmp, dest)

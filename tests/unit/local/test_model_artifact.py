@@ -63,3 +63,4 @@ def test_a_tar_that_escapes_is_refused(tmp_path):
     with pytest.raises(tarfile.TarError):
         model_dir_of(package(bad.as_uri()), LocalStorage(), tmp_path / "dest")
     assert not (tmp_path / "escape").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".dest")]  # the temporary goes too
