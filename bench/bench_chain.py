@@ -46,10 +46,10 @@ def run() -> list[Row]:
             summary = json.loads((home / "data" / "reports" / "run-summary.json").read_text())
         finally:
             from mlpipe.config import load_config
-            from mlpipe.stacks.local import deployment as ld
+            from mlpipe.local.blue_green import spec_from_config, stop_all
 
-            spec = ld.spec_from_config(load_config(environ=dict(os.environ)))
-            ld.stop_all(spec.run_dir, spec.name)
+            spec = spec_from_config(load_config(environ=dict(os.environ)))
+            stop_all(spec.run_dir, spec.name)
     t = summary["timings"]
     rows = [Row(name="whole chain (make run), 2 dates, default sample", value=summary["seconds"], unit="s",
                 reference=TARGET_SECONDS, reference_name="the 10-minute budget",

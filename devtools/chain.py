@@ -88,22 +88,25 @@ def send_traffic(cfg: Any, ds: str, rows: int, batch: int = 10, seed: int = 0) -
     which ml_monitoring compares with the training baseline) on the live local endpoint through boto3's
     ``invoke_endpoint`` (what a client application would do), in requests of ``batch`` JSON records. The
     endpoint's data capture records them for ml_monitoring."""
-    from mlpipe.stacks.local import deployment as ld
-    from mlpipe.tasks import deployment as td
+    from mlpipe.lake import LakeLayout
+    from mlpipe.local.blue_green import spec_from_config
+    from mlpipe.services.endpoint_smoke_test import check_predictions
+    from mlpipe.services.local_endpoints import read_live, runtime_client_for
+    from mlpipe.tasks.deployment import gold_records
 
-    spec = ld.spec_from_config(cfg)
-    live = ld.read_live(spec.run_dir, spec.name)
+    spec = spec_from_config(cfg)
+    live = read_live(spec.run_dir, spec.name)
     if not live:
         return {"ds": ds, "requests": 0, "rows": 0, "note": "no live endpoint"}
-    records = td.gold_records(cfg, td.gold_partition(cfg, ds), rows, seed=seed)
-    client = ld.runtime_client_for(live["url"])
+    records = gold_records(cfg, LakeLayout.from_config(cfg).gold(cfg.features.gold.name, ds), rows, seed=seed)
+    client = runtime_client_for(live["url"])
     sent = predicted = 0
     for start in range(0, len(records), batch):
         chunk = records[start:start + batch]
         body = json.dumps({"instances": chunk}, default=str).encode()
         resp = client.invoke_endpoint(EndpointName=spec.name, ContentType="application/json",
                                       Accept="application/json", Body=body)
-        predicted += len(td.check_predictions(resp["Body"].read(), len(chunk)))
+        predicted += len(check_predictions(resp["Body"].read(), len(chunk)))
         sent += 1
     return {"ds": ds, "requests": sent, "rows": predicted, "version": live.get("version"), "url": live.get("url")}
 

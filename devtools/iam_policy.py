@@ -198,7 +198,7 @@ def mwaa_execution_role(cfg: PipelineConfig, environment: str, bucket: str) -> d
     code_reads = [f"s3://{sc.code.bucket}/training/"]
     # ml_monitoring reads the endpoint's data capture (deployment.data_capture.destination, which may lie
     # outside the lake)
-    from mlpipe.tasks.deployment import capture_root
+    from mlpipe.services.endpoints import capture_root
 
     if dep.endpoint and dep.data_capture.enabled and cfg.monitoring.capture.enabled:
         code_reads.append(capture_root(cfg))
@@ -394,8 +394,9 @@ def inference_access(cfg: PipelineConfig) -> S3Access:
     """The model's execution role (``deployment.execution_role_arn``), which the endpoint and the batch transform
     job run with: the registered model artifact, the endpoint's data capture, the transform job's staged input
     and its ``predictions/`` output, for any date."""
-    from mlpipe.stacks.aws.deployment import transform_input_prefix
-    from mlpipe.tasks.deployment import capture_root, predictions_partition
+    from mlpipe.lake import LakeLayout
+    from mlpipe.services.endpoints import capture_root
+    from mlpipe.tasks.deployment_aws import transform_input_prefix
     from mlpipe.tasks.training import training_root
     from mlpipe.tasks.training_aws import model_artifact_uri
 
@@ -405,7 +406,7 @@ def inference_access(cfg: PipelineConfig) -> S3Access:
         access.write(_as_prefix(capture_root(cfg)))
     if dep.batch:
         access.read(_as_prefix(transform_input_prefix(cfg, ANY)))
-        access.write(_as_prefix(predictions_partition(cfg, ANY)))
+        access.write(_as_prefix(LakeLayout.from_config(cfg).predictions(ANY)))
     return access
 
 
@@ -416,11 +417,11 @@ def spark_access(cfg: PipelineConfig, serverless: bool) -> S3Access:
     verdicts: each dataset's directory, where partitions are swapped in through hidden siblings), and the logs."""
     from mlpipe.lake import LakeLayout
     from mlpipe.tasks.feature_spec import job_spec
-    from mlpipe.tasks.features import spec_uri
+    from mlpipe.tasks.features import DAG_ID
 
     code = CodeLocation.from_config(cfg)
     access = S3Access().read(code.main, code.py_files, code.serverless_venv if serverless else code.bootstrap)
-    access.read(spec_uri(LakeLayout.from_config(cfg), ANY))
+    access.read(LakeLayout.from_config(cfg).spec(DAG_ID, ANY))
     spec = job_spec(cfg, "2000-01-01")   # which tables and datasets; every date has the same
 
     def dataset_dir(uri: str) -> str:

@@ -148,10 +148,11 @@ class Chain:
         return out
 
     def _approved_version_changed(self, ds: str) -> bool:
-        from mlpipe.stacks.local import deployment as ld
+        from mlpipe.local.blue_green import spec_from_config
+        from mlpipe.services.local_endpoints import read_live
 
-        spec = ld.spec_from_config(self.cfg)
-        live = ld.read_live(spec.run_dir, spec.name) or {}
+        spec = spec_from_config(self.cfg)
+        live = read_live(spec.run_dir, spec.name) or {}
         newest = (self.dates[ds].get("training") or {}).get("deployable_version")
         return newest is not None and newest != live.get("version")
 
@@ -203,11 +204,11 @@ def _fmt(value: Any, kind: str = ".4f") -> str:
 
 def fresh_start(cfg: Any) -> None:
     """Stop the local endpoint and remove the data of an earlier `make run` (sources, lake, registry)."""
+    from mlpipe.local.blue_green import spec_from_config, stop_all
     from mlpipe.paths import project_root
-    from mlpipe.stacks.local import deployment as ld
 
-    spec = ld.spec_from_config(cfg)
-    ld.stop_all(spec.run_dir, spec.name)
+    spec = spec_from_config(cfg)
+    stop_all(spec.run_dir, spec.name)
     root = project_root() / "data"
     for name in ("sources", "lake", "run"):
         shutil.rmtree(root / name, ignore_errors=True)
@@ -279,10 +280,10 @@ def main(argv: list[str] | None = None) -> Path:
 
 def _verdicts(layout: Any, ds: str) -> list[dict[str, Any]]:
     """The date's quality verdict per dataset (from the job spec and the result.json files)."""
-    from mlpipe.tasks.features import spec_uri, step_outputs
+    from mlpipe.tasks.features import DAG_ID, step_outputs
 
     rows = []
-    spec_path = to_path(spec_uri(layout, ds))
+    spec_path = to_path(layout.spec(DAG_ID, ds))
     if not spec_path.exists():
         return rows
     for entries in step_outputs(json.loads(spec_path.read_text())).values():
@@ -327,20 +328,24 @@ def _training_summary(cfg: Any, ds: str) -> dict[str, Any]:
 
 def _deployment_summary(cfg: Any, ds: str) -> dict[str, Any]:
     """The live local endpoint (URL, version, a few predictions) and the date's batch predictions."""
-    from mlpipe.stacks.local import deployment as ld
-    from mlpipe.tasks import deployment as td
+    from mlpipe.lake import LakeLayout
+    from mlpipe.local.blue_green import spec_from_config
+    from mlpipe.services.endpoint_smoke_test import run_smoke_test
+    from mlpipe.services.local_endpoints import read_live, runtime_client_for
+    from mlpipe.tasks.deployment import smoke_requests
 
     out: dict[str, Any] = {"endpoint": None, "sample_predictions": [], "batch": None}
-    spec = ld.spec_from_config(cfg)
-    live = ld.read_live(spec.run_dir, spec.name)
+    layout = LakeLayout.from_config(cfg)
+    spec = spec_from_config(cfg)
+    live = read_live(spec.run_dir, spec.name)
     if live:
         out["endpoint"] = {k: live.get(k) for k in ("name", "version", "url", "pid_file")}
-        reqs = td.smoke_requests(cfg, td.gold_partition(cfg, ds))
-        out["sample_predictions"] = td.run_smoke_test(ld.runtime_client_for(live["url"]), spec.name, reqs)[:5]
-    summary_file = to_path(td.predictions_partition(cfg, ds)) / "_batch_summary.json"
+        reqs = smoke_requests(cfg, layout.gold(cfg.features.gold.name, ds))
+        out["sample_predictions"] = run_smoke_test(runtime_client_for(live["url"]), spec.name, reqs)[:5]
+    summary_file = to_path(layout.predictions(ds)) / "_batch_summary.json"
     if summary_file.exists():
         out["batch"] = {"rows": json.loads(summary_file.read_text()).get("rows_out"),
-                        "partition": td.predictions_partition(cfg, ds)}
+                        "partition": layout.predictions(ds)}
     return out
 
 

@@ -40,7 +40,8 @@ class FakeTI:
 
     def __init__(self) -> None:
         from mlpipe.config import load_config
-        from mlpipe.tasks import deployment as d
+        from mlpipe.lake import LakeLayout
+        from mlpipe.tasks.deployment import names
 
         cfg = load_config()
         root = f"{LAKE}/training/{cfg.training.registry.model_package_group}/dt={DS}"
@@ -66,11 +67,12 @@ class FakeTI:
             # ml_deployment
             ("resolve_version", None): {
                 "group": cfg.training.registry.model_package_group, "version": 7, "arn": PACKAGE_ARN,
-                "status": "Approved", "ds": DS, "names": d.names(cfg, DS, PACKAGE_ARN),
-                "gold_partition": d.gold_partition(cfg, DS), "predictions": d.predictions_partition(cfg, DS)},
+                "status": "Approved", "ds": DS, "names": names(cfg, DS, PACKAGE_ARN),
+                "gold_partition": LakeLayout.from_config(cfg).gold(cfg.features.gold.name, DS),
+                "predictions": LakeLayout.from_config(cfg).predictions(DS)},
             ("prepare_transform_input", None): {"input": f"{LAKE}/_staging/ml_deployment/scoring/dt={DS}/",
                                                 "rows": 10},
-            ("find_transform_job", None): {"name": d.names(cfg, DS, PACKAGE_ARN)["transform_job"], "action": "start"},
+            ("find_transform_job", None): {"name": names(cfg, DS, PACKAGE_ARN)["transform_job"], "action": "start"},
         }
 
     def xcom_pull(self, task_ids: str, key: str | None = None, **_: Any) -> Any:

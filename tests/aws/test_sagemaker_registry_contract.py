@@ -9,6 +9,7 @@ from mlpipe.services.sagemaker_registry import SageMakerModelRegistry
 from tests.aws import moto_harness as h
 from tests.unit.services.test_registry_contract import (  # noqa: F401 (collected here, against SageMaker)
     group,
+    test_a_version_is_found_by_its_arn,
     test_a_version_starts_pending_with_what_was_registered,
     test_an_unknown_group_has_no_versions,
     test_auto_approve_and_bad_input,

@@ -52,10 +52,10 @@ def running(home: Path, extra: dict[str, str]) -> Iterator[tuple[AirflowServices
             services.wait_for_dags(DAGS)
             yield services, cfg
     finally:
-        from mlpipe.stacks.local import deployment as ld
+        from mlpipe.local.blue_green import spec_from_config, stop_all
 
-        spec = ld.spec_from_config(cfg)
-        ld.stop_all(spec.run_dir, spec.name)
+        spec = spec_from_config(cfg)
+        stop_all(spec.run_dir, spec.name)
 
 
 def _generate(cfg: Any, day: dt.date) -> None:
@@ -121,10 +121,11 @@ def test_one_triggered_ingest_run_sets_off_features_training_and_deployment_for_
                                     "deployment.json").read_text())
         assert record["version"] == 1, record
         assert any(to_path(f"{layout.root}/predictions/dt={ds}").rglob("*.parquet"))
-        from mlpipe.stacks.local import deployment as ld
+        from mlpipe.local.blue_green import spec_from_config
+        from mlpipe.services.local_endpoints import read_live
 
-        spec = ld.spec_from_config(cfg)
-        assert ld.read_live(spec.run_dir, spec.name)["version"] == 1
+        spec = spec_from_config(cfg)
+        assert read_live(spec.run_dir, spec.name)["version"] == 1
 
         assert services.dag_runs("ml_monitoring") == [], "ml_monitoring stays paused"
         assert len(services.dag_runs("ml_ingest")) == 1

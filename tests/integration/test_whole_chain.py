@@ -39,10 +39,10 @@ def chain(tmp_path_factory):
         path = run_local.main(["--start", FIRST, "--end", SECOND])
         yield json.loads(Path(path).read_text()), home
     finally:
-        from mlpipe.stacks.local import deployment as ld
+        from mlpipe.local.blue_green import spec_from_config, stop_all
 
-        spec = ld.spec_from_config(load_config(environ=dict(__import__("os").environ)))
-        ld.stop_all(spec.run_dir, spec.name)
+        spec = spec_from_config(load_config(environ=dict(__import__("os").environ)))
+        stop_all(spec.run_dir, spec.name)
         mp.undo()
 
 

@@ -314,7 +314,8 @@ def test_ping_and_the_handler_is_the_projects(container, clients):
 
 
 def test_smoke_requests_and_gold_rows_as_json_and_csv_match_the_local_endpoint(cfg, data, clients, model_dir):
-    from mlpipe.tasks.deployment import check_predictions, gold_records, smoke_requests
+    from mlpipe.services.endpoint_smoke_test import check_predictions
+    from mlpipe.tasks.deployment import gold_records, smoke_requests
 
     requests = smoke_requests(cfg, f"file://{data['gold']}")
     records = gold_records(cfg, f"file://{data['gold']}", 50)

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DB_FILE = "mlflow.db"
+ARN_PREFIX = "local:model-package/"
 CHAMPION_ALIAS = "champion"
 TAG_STATUS = "ModelApprovalStatus"
 TAG_TUNING_JOB = "mlpipe.tuning_job_name"
@@ -138,7 +139,7 @@ class LocalModelRegistry:
         tags = dict(mv.tags or {})
         return ModelPackage(
             group=mv.name, version=int(mv.version), status=ApprovalStatus(tags.get(TAG_STATUS, ApprovalStatus.PENDING)),
-            arn=f"local:model-package/{mv.name}/{int(mv.version)}",
+            arn=f"{ARN_PREFIX}{mv.name}/{int(mv.version)}",
             model_uri=tags.get(TAG_MODEL_URI, mv.source), tuning_job_name=tags.get(TAG_TUNING_JOB, ""),
             metrics=json.loads(tags.get(TAG_METRICS, "{}")), lineage=json.loads(tags.get(TAG_LINEAGE, "{}")),
             description=mv.description or "", created_at=tags.get(TAG_CREATED, ""),
@@ -173,6 +174,13 @@ class LocalModelRegistry:
             if package.version == version:
                 return package
         raise missing_version_error(group, version, [p.version for p in packages])
+
+    def get_by_arn(self, arn: str) -> ModelPackage:
+        """The version of ``local:model-package/<group>/<version>`` (the ARNs this registry gives)."""
+        group, _, version = arn.removeprefix(ARN_PREFIX).rpartition("/")
+        if not arn.startswith(ARN_PREFIX) or not group or not version.isdigit():
+            raise MlPipeError(f"{arn!r} is not a local model package ARN ({ARN_PREFIX}<group>/<version>)")
+        return self.get(group, int(version))
 
     def find(self, group: str, tuning_job_name: str) -> ModelPackage | None:
         """The version registered from ``tuning_job_name``, if any."""

@@ -130,6 +130,10 @@ class ModelRegistry(Protocol):
         """The version registered for a tuning job, or None."""
         ...
 
+    def get_by_arn(self, arn: str) -> ModelPackage:
+        """The version whose ARN is ``arn`` (what an endpoint serves); MlPipeError when there is none."""
+        ...
+
     def list(self, group: str) -> list[ModelPackage]:
         """Every version of the group, oldest first (empty when the group does not exist)."""
         ...

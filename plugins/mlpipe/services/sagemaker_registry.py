@@ -172,6 +172,15 @@ class SageMakerModelRegistry:
                 return model_package(self._describe(summary["ModelPackageArn"]))
         raise missing_version_error(group, version, sorted(int(s.get("ModelPackageVersion", 0)) for s in summaries))
 
+    def get_by_arn(self, arn: str) -> ModelPackage:
+        """DescribeModelPackage of ``arn`` (one request: what an endpoint's model names)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            return model_package(self._describe(arn))
+        except ClientError as exc:
+            raise MlPipeError(f"model package {arn} cannot be described: {exc}") from None
+
     def find(self, group: str, tuning_job_name: str) -> ModelPackage | None:
         """The version registered from ``tuning_job_name`` (its metadata, or "tuning job <name>" in its
         description), if any."""

@@ -118,3 +118,10 @@ def test_auto_approve_and_bad_input(registry, group):
     with pytest.raises(MlPipeError, match=r"has no version 2; its versions are \[1\]"):
         registry.set_status(group, 2, "Approved")
     assert len(registry.list(group)) == 1
+
+
+def test_a_version_is_found_by_its_arn(registry, group):
+    v1, v2 = register(registry, group, "hpo-arn-1"), register(registry, group, "hpo-arn-2")
+    assert registry.get_by_arn(v2.arn) == v2 and registry.get_by_arn(v1.arn) == v1
+    with pytest.raises(MlPipeError):
+        registry.get_by_arn(v2.arn.rsplit("/", 1)[0] + "/99")
