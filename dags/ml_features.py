@@ -29,7 +29,7 @@ from airflow.sdk import DAG, chain, task
 from mlpipe.config import load_config
 from mlpipe.dagkit import bronze_assets, dag_kwargs, gold_asset
 from mlpipe.stacks import get_stack
-from mlpipe.tasks.features import SPEC_TASK_ID, declared_datasets, gate, write_spec
+from mlpipe.tasks.features import SPEC_TASK_ID, declared_datasets, quality_gate, write_spec
 
 cfg = load_config()
 stack = get_stack(cfg)
@@ -42,7 +42,7 @@ with DAG(
 ) as dag:
     spec = task(write_spec, task_id=SPEC_TASK_ID, multiple_outputs=True)()
     silver = stack.features.step("silver", spec)
-    gate_silver = task(gate, task_id="gate_silver")("silver", spec)
+    gate_silver = task(quality_gate, task_id="gate_silver")("silver", spec)
     gold = stack.features.step("gold", spec)
-    gate_gold = task(gate, task_id="gate_gold", outlets=[gold_asset(cfg, gold_name)])("gold", spec)
+    gate_gold = task(quality_gate, task_id="gate_gold", outlets=[gold_asset(cfg, gold_name)])("gold", spec)
     chain(silver, gate_silver, gold, gate_gold, stack.features.publish(spec))

@@ -9,7 +9,7 @@ import pytest
 from mlpipe.config import load_config
 from mlpipe.dagkit import lake
 from mlpipe.lake import SUCCESS_MARKER, to_path
-from mlpipe.tasks.features import spec_uri, step_outputs
+from mlpipe.tasks.features import DAG_ID, step_outputs
 
 from devtools.airflow_local import airflow_env, dags_test, migrate
 
@@ -32,7 +32,7 @@ def test_features_build_silver_and_gold_behind_their_gates(tmp_path, monkeypatch
     assert dags_test("ml_features", ds, env, log_file=tmp_path / "features.log") == "success"
 
     layout = lake(cfg)
-    outputs = step_outputs(json.loads(to_path(spec_uri(layout, ds)).read_text()))
+    outputs = step_outputs(json.loads(to_path(layout.spec(DAG_ID, ds)).read_text()))
     assert [e["name"] for e in outputs["silver"]] == [t.name for t in cfg.features.silver]
     for entries in outputs.values():
         for entry in entries:
@@ -42,7 +42,7 @@ def test_features_build_silver_and_gold_behind_their_gates(tmp_path, monkeypatch
             assert to_path(result["report_uri"]).is_file(), result["report_uri"]
             partition = to_path(result["partition_uri"])
             assert (partition / SUCCESS_MARKER).exists() and any(partition.glob("*.parquet")), partition
-    gold = to_path(f"{layout.root}/gold/{cfg.features.gold.name}/dt={ds}")
+    gold = to_path(layout.gold(cfg.features.gold.name, ds))
     assert (gold / SUCCESS_MARKER).exists() and any(gold.glob("*.parquet"))
     log = (tmp_path / "features.log").read_text()
     assert f"gold.{cfg.features.gold.name} dt={ds}: passed" in log, "gate_gold logs its verdict and the report"

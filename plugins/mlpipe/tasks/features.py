@@ -1,14 +1,10 @@
 """ml_features' stack-agnostic task bodies: the job spec, and the quality gates after each Spark step.
 
-The lake paths this DAG reads and writes (the same on both stacks; the job spec names them)::
-
-    _specs/ml_features/dt=<ds>/spec.json                 the job spec the Spark steps read
-    quality/<layer>/<table>/dt=<ds>/result.json          a step's verdict per dataset (written by main.py)
-    <layer>/<table>/dt=<ds>/                             silver tables and the gold feature table
-
-``main.py`` exits 0 whenever a step ran, whatever the verdict; the verdict is in ``result.json`` and the gate
-task turns a failed verdict into a failed task (so the gold step never runs on bad silver data and the
-gold Asset event is never emitted for a failed gold gate).
+Paths come from :class:`mlpipe.lake.LakeLayout` (the job spec names each dataset's outputs); storage from
+:func:`mlpipe.services.storage_for`. ``main.py`` exits 0 whenever a step ran, whatever the verdict; the
+verdict is in each dataset's ``result.json`` and :func:`quality_gate` turns a failed verdict into a failed
+task (so the gold step never runs on bad silver data and the gold Asset event is never emitted for a failed
+gold gate). The Jinja strings here are what the stacks' operators pull from ``write_spec`` when they run.
 """
 
 from __future__ import annotations
@@ -18,16 +14,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from mlpipe.config import PipelineConfig, load_config
-from mlpipe.dagkit import lake
 from mlpipe.errors import DataQualityError, MlPipeError
 from mlpipe.lake import LakeLayout
-from mlpipe.stacks import get_stack
+from mlpipe.services import storage_for
+from mlpipe.services.storage import Storage
 
 log = logging.getLogger(__name__)
 
 DAG_ID = "ml_features"
 SPEC_TASK_ID = "write_spec"
-STEPS = ("silver", "gold")
 
 
 def xcom_template(task_id: str, key: str | None = None, then: str = "") -> str:
@@ -41,33 +36,19 @@ SPEC_DS = xcom_template(SPEC_TASK_ID, "ds")
 SPEC_URI = xcom_template(SPEC_TASK_ID, "spec_uri")
 
 
-def spec_uri(layout: LakeLayout, ds: str) -> str:
-    return f"{layout.root}/_specs/{DAG_ID}/dt={ds}/spec.json"
-
-
-def quality_result_uri(layout: LakeLayout, layer: str, table: str, ds: str) -> str:
-    return f"{layout.root}/quality/{layer}/{table}/dt={ds}/result.json"
-
-
 def step_outputs(spec: Mapping[str, Any]) -> dict[str, list[dict[str, str]]]:
-    """Per step, the datasets it produces and where their verdicts land, from the job spec.
+    """Per step, the datasets it produces and where their verdicts land, from the job spec's ``outputs``.
 
     ``{"silver": [{"name", "dataset", "result"}, ...], "gold": [{...}]}``
     """
-    root, ds = spec["lake_root"].rstrip("/"), spec["ds"]
+    def entry(table: Mapping[str, Any]) -> dict[str, str]:
+        outputs = table.get("outputs") or {}
+        if "result" not in outputs:
+            raise MlPipeError(f"the job spec's dataset {table.get('dataset') or table.get('name')!r} has no "
+                              "outputs.result: render the spec with mlpipe.tasks.feature_spec.job_spec")
+        return {"name": table["name"], "dataset": table["dataset"], "result": outputs["result"]}
 
-    def entry(layer: str, table: Mapping[str, Any]) -> dict[str, str]:
-        result = (table.get("outputs") or {}).get("result") or quality_result_uri(LakeLayout(root), layer,
-                                                                                   table["name"], ds)
-        return {"name": table["name"], "dataset": table.get("dataset") or f"{layer}.{table['name']}",
-                "result": result}
-
-    return {"silver": [entry("silver", t) for t in spec["silver"]["tables"]], "gold": [entry("gold", spec["gold"])]}
-
-
-def step_datasets(spec: Mapping[str, Any]) -> dict[str, list[str]]:
-    """The table names each step produces: {'silver': [...], 'gold': [name]}."""
-    return {step: [e["name"] for e in entries] for step, entries in step_outputs(spec).items()}
+    return {"silver": [entry(t) for t in spec["silver"]["tables"]], "gold": [entry(spec["gold"])]}
 
 
 def declared_datasets(cfg: PipelineConfig) -> dict[str, list[str]]:
@@ -111,18 +92,19 @@ def resolve_ds(ds: str | None, triggering_asset_events: Any) -> str:
     return chosen
 
 
-def write_spec(ds: str | None = None, triggering_asset_events: Any = None) -> dict[str, Any]:
-    """Task body: build the job spec for the date and write it to ``_specs/ml_features/dt=<ds>/spec.json``.
+def write_spec(ds: str | None = None, triggering_asset_events: Any = None,
+               cfg: PipelineConfig | None = None) -> dict[str, Any]:
+    """Task body of ``write_spec``: build the job spec for the date and write it to ``LakeLayout.spec``.
 
     Returns the date, the spec's URI and each step's datasets with their verdicts' URIs.
     """
-    from mlpipe.config.features import job_spec
+    from mlpipe.tasks.feature_spec import job_spec
 
-    cfg = load_config()
+    cfg = cfg or load_config()
     day = resolve_ds(ds, triggering_asset_events)
     spec = job_spec(cfg, day)
-    uri = spec_uri(lake(cfg), day)
-    get_stack(cfg).storage().write_json(uri, spec)
+    uri = LakeLayout.from_config(cfg).spec(DAG_ID, day)
+    storage_for(cfg).write_json(uri, spec)
     outputs = step_outputs(spec)
     for step, entries in outputs.items():
         log.info("%s step: %s", step, ", ".join(e["dataset"] for e in entries))
@@ -141,7 +123,7 @@ def _issue_line(dataset: str, issue: Mapping[str, Any]) -> str:
             f"observed {issue.get('observed')!r}" + (f"; {details}" if details else ""))
 
 
-def read_verdicts(storage: Any, layer: str, entries: list[Mapping[str, str]], ds: str) -> list[dict[str, Any]]:
+def read_verdicts(storage: Storage, layer: str, entries: list[Mapping[str, str]], ds: str) -> list[dict[str, Any]]:
     """Each dataset's ``result.json`` for the step; a missing one fails (the step did not write a verdict)."""
     verdicts = []
     for entry in entries:
@@ -156,8 +138,9 @@ def read_verdicts(storage: Any, layer: str, entries: list[Mapping[str, str]], ds
     return verdicts
 
 
-def evaluate(layer: str, ds: str, verdicts: list[dict[str, Any]]) -> dict[str, Any]:
-    """Log warnings and report paths; raise DataQualityError naming every failed expectation."""
+def quality_verdict(layer: str, ds: str, verdicts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The step's verdict over its datasets: log warnings and report paths; raise DataQualityError naming every
+    failed expectation, else return the summary (``partitions`` per table, ``datasets``)."""
     for v in verdicts:
         for warning in v.get("warnings") or []:
             log.warning("quality warning (passes) %s", _issue_line(v["dataset"], warning))
@@ -183,17 +166,17 @@ def evaluate(layer: str, ds: str, verdicts: list[dict[str, Any]]) -> dict[str, A
     }
 
 
-def gate(layer: str, spec: Mapping[str, Any], outlets: Any = None, outlet_events: Any = None,
-         cfg: PipelineConfig | None = None) -> dict[str, Any]:
-    """Task body of ``gate_<layer>``: read the step's verdicts through the stack's storage and pass or fail.
+def quality_gate(layer: str, spec: Mapping[str, Any], outlets: Any = None, outlet_events: Any = None,
+                 cfg: PipelineConfig | None = None) -> dict[str, Any]:
+    """Task body of ``gate_<layer>``: read the step's verdicts from the lake and pass or fail.
 
     On success, every Asset in the task's ``outlets`` (the gold Asset on ``gate_gold``) named like one of the
     step's datasets gets an event whose extra carries the date, the partition and the rows.
     """
     cfg = cfg or load_config()
     ds = spec["ds"]
-    verdicts = read_verdicts(get_stack(cfg).storage(), layer, spec["outputs"][layer], ds)
-    summary = evaluate(layer, ds, verdicts)
+    verdicts = read_verdicts(storage_for(cfg), layer, spec["outputs"][layer], ds)
+    summary = quality_verdict(layer, ds, verdicts)
     by_dataset = {d["dataset"]: d for d in summary["datasets"]}
     for asset in outlets or []:
         match = by_dataset.get(asset.name)

@@ -23,8 +23,8 @@ from airflow.sdk import TaskGroup
 
 from mlpipe import defaults
 from mlpipe.config import PipelineConfig
-from mlpipe.dagkit import lake
 from mlpipe.errors import ConfigError
+from mlpipe.lake import LakeLayout
 from mlpipe.paths import CODE_ROOT
 from mlpipe.stacks.aws.waits import poll_seconds
 from mlpipe.tasks.features import SPEC_DS, xcom_template
@@ -84,7 +84,7 @@ def register_partitions(cfg: PipelineConfig, datasets: dict[str, list[str]], **a
         "output_location": athena.output_location,
         "sleep_time": poll_seconds(cfg, defaults.ATHENA_POLL_SECONDS),
         "max_polling_attempts": 60,
-        "params": {"database": athena.database, "lake_root": lake(cfg).root},
+        "params": {"database": athena.database, "lake_root": LakeLayout.from_config(cfg).root},
         **aws,
     }
     if cfg.aws.kms_key_arn:  # query results encrypted with the configured key, like every other write

@@ -2,7 +2,7 @@
 
 The request builders return exactly what the provider's operators send (``RunJobFlow``, ``AddJobFlowSteps``,
 ``StartJobRun``), with Jinja for what is known only at run time (the date, the spec's URI). The subclasses
-add what the stock operators lack:
+add what the stock operators lack (what they decide when they run is :mod:`mlpipe.tasks.features_aws`):
 
 - reattach: names are deterministic (:mod:`mlpipe.naming`: dag id, step, date, config hash), so a retried
   ``create_cluster`` finds its own cluster (same name, still active) and a retried ``add_step`` its own step
@@ -16,7 +16,6 @@ add what the stock operators lack:
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,13 +31,16 @@ from mlpipe import defaults, naming
 from mlpipe.config import PipelineConfig
 from mlpipe.stacks.aws.code import CodeLocation
 from mlpipe.tasks.features import DAG_ID, SPEC_TASK_ID, SPEC_URI, xcom_template
+from mlpipe.tasks.features_aws import (
+    ACTIVE_CLUSTER_STATES,
+    IN_FLIGHT_STEP_STATES,
+    JOB_RUN_LOOKBACK,
+    job_run_attempt,
+    steps_to_reattach,
+)
 
 # Jinja for the date the run builds (from the spec task: asset-triggered runs have no logical date).
 DS_NODASH = xcom_template(SPEC_TASK_ID, "ds", then=" | replace('-', '')")
-ACTIVE_CLUSTER_STATES = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"]
-IN_FLIGHT_STEP_STATES = ["PENDING", "RUNNING"]
-IN_FLIGHT_JOB_RUN_STATES = {"SUBMITTED", "PENDING", "SCHEDULED", "RUNNING", "QUEUED", "CANCELLING"}
-JOB_RUN_LOOKBACK = dt.timedelta(days=14)
 # EMR 7's /usr/bin/python3 is 3.9; PySpark runs on the release's Python 3.11 (driver and executors alike)
 PYSPARK_PYTHON_EMR = defaults.EMR_PYSPARK_PYTHON
 SERVERLESS_VENV_PYTHON = "./environment/bin/python"  # the packed virtualenv, unpacked as ./environment
@@ -243,11 +245,11 @@ class FeaturesStepOperator(EmrAddStepsOperator):
 
     def execute(self, context: Any) -> list[str]:
         if self.job_flow_id and isinstance(self.steps, list):
-            names = {s["Name"] for s in self.steps}
             pages = self.hook.conn.get_paginator("list_steps").paginate(
                 ClusterId=self.job_flow_id, StepStates=IN_FLIGHT_STEP_STATES)
-            found = [s["Id"] for page in pages for s in page.get("Steps", []) if s["Name"] in names]
-            if len(found) == len(names):
+            found = steps_to_reattach([s["Name"] for s in self.steps],
+                                      [s for page in pages for s in page.get("Steps", [])])
+            if found is not None:
                 self.log.info("reattaching to steps %s on %s, added by an earlier try", found, self.job_flow_id)
                 return found
         return super().execute(context)
@@ -278,20 +280,10 @@ class FeaturesJobRunOperator(EmrServerlessStartJobOperator):
         return super().execute(context, event)
 
     def attempt_name(self, base: str, try_number: int) -> str:
-        pattern = re.compile(re.escape(base) + r"(-r\d+)?")
         since = dt.datetime.now(dt.UTC) - JOB_RUN_LOOKBACK
         pages = self.hook.conn.get_paginator("list_job_runs").paginate(applicationId=self.application_id,
                                                                        createdAtAfter=since)
-        runs = [r for page in pages for r in page.get("jobRuns", []) if pattern.fullmatch(r.get("name") or "")]
-        if not runs:
-            return base
-        latest = max(runs, key=lambda r: r["createdAt"])
-        if latest["state"] in IN_FLIGHT_JOB_RUN_STATES or (latest["state"] == "SUCCESS" and try_number > 1):
-            self.log.info("reattaching to job run %s (%s, %s)", latest["id"], latest["name"], latest["state"])
-            return latest["name"]
-        name = naming.next_attempt(latest["name"])
-        self.log.info("job run %s ended %s: starting attempt %s", latest["name"], latest["state"], name)
-        return name
+        return job_run_attempt(base, [r for page in pages for r in page.get("jobRuns", [])], try_number)
 
 
 def attempts(total_minutes: int, delay_seconds: int) -> int:
