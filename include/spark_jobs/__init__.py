@@ -2,7 +2,7 @@
 
 Runs unchanged on EMR (``spark-submit s3://<code>/spark_jobs/main.py --py-files s3://<code>/spark_jobs.zip``)
 and locally (``spark-submit --master local[*] include/spark_jobs/main.py``). Everything a run needs comes
-from its job spec (JSON, rendered by ``mlpipe.config.features.job_spec``); this package never imports
+from its job spec (JSON, rendered by ``mlpipe.tasks.feature_spec.job_spec``); this package never imports
 Airflow or mlpipe.
 
 Modules, one job each::

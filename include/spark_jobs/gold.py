@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 
 from spark_jobs import gold_sql
 from spark_jobs.fs import LakeFS
-from spark_jobs.spec import as_of_dates, ds_day, outputs
+from spark_jobs.spec import as_of_dates, ds_day, outputs, quarantined_result
 
 
 class MissingInput(RuntimeError):
@@ -27,7 +27,7 @@ def read_inputs(spark: SparkSession, fs: LakeFS, spec: Mapping[str, Any]) -> dic
         out = outputs(spec, "silver", name)
         if not fs.is_committed(out["partition"]):
             where = (f"it was quarantined ({out['quarantine']}); see {out['report']}"
-                     if fs.exists(out["quarantine"] + "/result.json") else "run the silver step first")
+                     if fs.exists(quarantined_result(out)) else "run the silver step first")
             raise MissingInput(f"gold.{spec['gold']['name']} needs silver.{name} for {spec['ds']}, but "
                                f"{out['partition']} is not committed: {where}")
         reader = spark.read

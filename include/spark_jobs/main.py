@@ -3,8 +3,8 @@
     spark-submit [--master local[*]] [--conf ...] main.py --step silver --spec <file:///.../spec.json | s3://...>
     spark-submit ... main.py --step gold --spec <uri> [--py-files s3://<code>/spark_jobs.zip on EMR]
 
-Exit 0 when the step ran, whatever the quality gate decided (the verdicts are in
-<lake>/quality/<layer>/<table>/dt=<ds>/result.json; a summary line is printed to stdout as JSON);
+Exit 0 when the step ran, whatever the quality gate decided (each dataset's verdict is at its ``outputs.result``
+in the spec; a summary line is printed to stdout as JSON);
 1 when the job itself failed (message on stderr); 2 for a bad command line.
 """
 

@@ -1,10 +1,10 @@
 """Put a checked partition where its verdict says, atomically, and write the verdict next to the data.
 
-Passed: the built partition replaces ``<layer>/<table>/dt=<ds>/``; records set aside while building silver
-replace ``quarantine/<layer>/<table>/dt=<ds>/rows/``. Failed: the partition's files go to
-``quarantine/<layer>/<table>/dt=<ds>/`` (next to ``rows/``) with a copy of result.json, and nothing is left
-at ``<layer>/<table>/dt=<ds>/``. Each directory is built aside (hidden name) and swapped in whole, so a
-rerun replaces and never duplicates. The verdict (result.json, report.html) is written last.
+Every path is the dataset's ``outputs`` in the job spec. Passed: the built partition replaces ``partition``;
+records set aside while building silver replace ``quarantine_rows``. Failed: the partition's files go to
+``quarantine`` (next to ``quarantine_rows``) with a copy of the verdict, and nothing is left at ``partition``.
+Each directory is built aside (hidden name) and swapped in whole, so a rerun replaces and never duplicates.
+The verdict (``result``, ``report``: one folder) is written last.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from spark_jobs import report
 from spark_jobs.fs import LakeFS
 from spark_jobs.quality import GateContext, Verdict, result_document
+from spark_jobs.spec import quarantined_result
 
 
 def prepare(fs: LakeFS, out: Mapping[str, str]) -> tuple[str, str]:
@@ -43,7 +44,7 @@ def finish(fs: LakeFS, out: Mapping[str, str], data_tmp: str, quarantine_tmp: st
         fs.delete(data_tmp)
         doc = result_document(verdict, ctx, partition_uri=out["quarantine"], quarantine_uri=out["quarantine"],
                               report_uri=out["report"], rows=rows)
-        fs.write_text(f"{quarantine_tmp}/result.json", _dumps(doc))
+        fs.write_text(quarantined_result(out, quarantine_tmp), _dumps(doc))
         fs.replace_dir(quarantine_tmp, out["quarantine"])
         fs.delete(out["partition"])
     quality_dir = out["result"].rsplit("/", 1)[0]

@@ -1,11 +1,8 @@
-"""The job spec: one JSON document with everything a run needs (see mlpipe.config.features.job_spec).
+"""The job spec: one JSON document with everything a run needs (see mlpipe.tasks.feature_spec.job_spec).
 
-Also the contract's lake layout, so that a caller without the spec's ``outputs`` gets the same paths::
-
-    <lake>/<layer>/<table>/dt=<ds>/                      the partition (Parquet + _SUCCESS)
-    <lake>/quarantine/<layer>/<table>/dt=<ds>/           a partition the gate rejected (+ result.json)
-    <lake>/quarantine/<layer>/<table>/dt=<ds>/rows/      records rejected while building silver (+ _reason)
-    <lake>/quality/<layer>/<table>/dt=<ds>/result.json   the verdict; report.html next to it
+Every lake path the job writes comes from the spec: each dataset's ``outputs`` (``partition``,
+``quarantine``, ``quarantine_rows``, ``result``, ``report``), rendered by the pipeline's lake layout. The job
+never builds one from ``lake_root`` itself.
 """
 
 from __future__ import annotations
@@ -55,6 +52,10 @@ def check(spec: Any, origin: str = "spec") -> None:
             if col.get("type") not in TYPES:
                 raise SpecError(f"{origin}: silver.tables[{i}] ({table['name']}) column {col.get('name')!r} has "
                                 f"type {col.get('type')!r}; allowed: {list(TYPES)}")
+        outputs(spec, "silver", table["name"])
+    if "name" not in spec["gold"]:
+        raise SpecError(f"{origin}: gold misses 'name'")
+    outputs(spec, "gold", spec["gold"]["name"])
 
 
 def ds_date(spec: Mapping[str, Any]) -> dt.date:
@@ -69,20 +70,37 @@ def ds_end(spec: Mapping[str, Any]) -> dt.datetime:
     return dt.datetime.combine(ds_date(spec) + dt.timedelta(days=1), dt.time())
 
 
+OUTPUT_KEYS = ("partition", "quarantine", "quarantine_rows", "result", "report")
+
+
 def outputs(spec: Mapping[str, Any], layer: str, table: str) -> dict[str, str]:
-    """The contract's URIs for one dataset of this run (the spec's own ``outputs`` when present)."""
-    for item in (spec["silver"]["tables"] if layer == "silver" else [spec["gold"]]):
-        if item.get("name") == table and item.get("outputs"):
-            return dict(item["outputs"])
-    root, ds = spec["lake_root"].rstrip("/"), spec["ds"]
-    part = f"{layer}/{table}/dt={ds}"
-    return {
-        "partition": f"{root}/{part}",
-        "quarantine": f"{root}/quarantine/{part}",
-        "quarantine_rows": f"{root}/quarantine/{part}/rows",
-        "result": f"{root}/quality/{part}/result.json",
-        "report": f"{root}/quality/{part}/report.html",
-    }
+    """The URIs one dataset of this run writes: its ``outputs`` in the spec (SpecError when they are missing)."""
+    items = spec["silver"]["tables"] if layer == "silver" else [spec["gold"]]
+    item = next((i for i in items if i.get("name") == table), None)
+    if item is None:
+        raise SpecError(f"no {layer} dataset '{table}' in the spec")
+    out = item.get("outputs") or {}
+    missing = [k for k in OUTPUT_KEYS if not out.get(k)]
+    if missing:
+        raise SpecError(f"{layer}.{table}: outputs misses {missing}; render the spec with the pipeline's job_spec "
+                        "(it names every path the job writes)")
+    return {k: out[k] for k in OUTPUT_KEYS}
+
+
+def quarantine_rows_dir(out: Mapping[str, str], quarantine_dir: str) -> str:
+    """Where ``quarantine_rows`` lies inside a quarantine directory built aside (``quarantine_dir``), at the
+    place the spec puts it inside ``quarantine``."""
+    inner = out["quarantine_rows"].removeprefix(out["quarantine"].rstrip("/") + "/")
+    if inner == out["quarantine_rows"]:
+        raise SpecError(f"outputs.quarantine_rows ({out['quarantine_rows']}) must lie inside outputs.quarantine "
+                        f"({out['quarantine']}): the partition and its quarantined rows are swapped in together")
+    return f"{quarantine_dir.rstrip('/')}/{inner}"
+
+
+def quarantined_result(out: Mapping[str, str], quarantine_dir: str | None = None) -> str:
+    """The copy of the verdict a quarantined partition carries: ``result``'s file name in ``quarantine`` (or in
+    ``quarantine_dir``, the quarantine directory built aside)."""
+    return f"{(quarantine_dir or out['quarantine']).rstrip('/')}/{out['result'].rsplit('/', 1)[1]}"
 
 
 def silver_table(spec: Mapping[str, Any], name: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 
 from spark_jobs import bronze, gold, publish, quality, silver
 from spark_jobs.fs import LakeFS
-from spark_jobs.spec import outputs
+from spark_jobs.spec import outputs, quarantine_rows_dir
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +37,18 @@ def silver_table(spark: SparkSession, fs: LakeFS, spec: Mapping[str, Any], table
     ds, name = spec["ds"], table["name"]
     out = outputs(spec, "silver", name)
     data_tmp, quarantine_tmp = publish.prepare(fs, out)
+    rows_tmp = quarantine_rows_dir(out, quarantine_tmp)
     raw = bronze.read(spark, fs, table, ds)
     classified = silver.classify(raw.df, table, ds)
     try:
         quarantined = classified.quarantined
         if classified.counts["rows_quarantined"]:
-            quarantined.write.parquet(f"{quarantine_tmp}/rows")
+            quarantined.write.parquet(rows_tmp)
         built = silver.build(classified, table)
         silver.clustered(built, table).write.parquet(data_tmp)
     finally:
         classified.release()
-    written_q = (spark.read.schema(quarantined.schema).parquet(f"{quarantine_tmp}/rows").count()
+    written_q = (spark.read.schema(quarantined.schema).parquet(rows_tmp).count()
                  if classified.counts["rows_quarantined"] else 0)
     counts = classified.counts
     rejected = ingest_rejects(spark, fs, table, ds)

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from mlpipe.config import PipelineConfig
-from mlpipe.config.features import job_spec
 from mlpipe.errors import MlPipeError
 from mlpipe.lake import LakeLayout, to_path
 from mlpipe.local.datasync import sync_share
 from mlpipe.local.dms import replicate
 from mlpipe.local.landing import land_drop
+from mlpipe.tasks.feature_spec import job_spec
 
 SMALL = {"seed": 3, "customers": 400, "history_days": 75, "events": 20_000}
 D1 = dt.date(2026, 11, 1)  # clean

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from features_helpers import path
 from mlpipe.config import load_config
-from mlpipe.config.features import job_spec
 from mlpipe.lake import LakeLayout
 from mlpipe.local.landing import land_drop
+from mlpipe.tasks.feature_spec import job_spec
 from spark_jobs import steps
 
 D1, D2 = dt.date(2026, 11, 1), dt.date(2026, 11, 2)

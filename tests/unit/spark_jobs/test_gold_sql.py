@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from features_helpers import D1
 from mlpipe.config import load_config
-from mlpipe.config.features import job_spec
+from mlpipe.tasks.feature_spec import job_spec
 from spark_jobs import gold_sql
 from spark_jobs.spec import as_of_dates
 

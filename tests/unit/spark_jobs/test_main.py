@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from features_helpers import DEFECT_DATES, SampleLake, path, read_json
 from mlpipe.config import load_config
-from mlpipe.config.features import job_spec
 from mlpipe.lake import LakeLayout
 from mlpipe.local.landing import land_drop
+from mlpipe.tasks.feature_spec import job_spec
 from spark_jobs import main
 
 ROOT = Path(__file__).resolve().parents[3]
