@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from features_helpers import path
+from mlpipe.lake import LakeLayout
 from spark_jobs import steps
 
 SCHEMA = pa.schema([("Op", pa.string()), ("_dms_commit_ts", pa.timestamp("us")), ("_dms_change_seq", pa.string()),
@@ -94,6 +95,7 @@ def spec_for(lake: Path, ds: str) -> dict:
             "name": "items", "dataset": "silver.items", "kind": "cdc", "format": "dms",
             "bronze_uri": f"{root}/bronze/shop/items", "ingest_quarantine_uri": f"{root}/quarantine/shop/items",
             "key": ["item_id"], "order_by": [], "event_time": None,
+            "outputs": LakeLayout(root).dataset_outputs("silver", "items", ds),
             "columns": [{"name": "item_id", "type": "bigint"}, {"name": "name", "type": "string"},
                         {"name": "qty", "type": "int"}],
             "suite": {"name": "silver.items", "version": 1, "expectations": [

@@ -25,8 +25,21 @@ from airflow.sdk import TaskGroup, TriggerRule
 from mlpipe import defaults
 from mlpipe.config import PipelineConfig, config_hash
 from mlpipe.errors import ConfigError
-from mlpipe.stacks.aws import athena, emr
+from mlpipe.stacks.aws.athena import register_partitions
 from mlpipe.stacks.aws.code import CodeLocation
+from mlpipe.stacks.aws.emr import (
+    FeaturesClusterOperator,
+    FeaturesJobRunOperator,
+    FeaturesStepOperator,
+    TerminateClusterOperator,
+    attempts,
+    job_flow_overrides,
+    job_name,
+    serverless_extra,
+    serverless_job_driver,
+    serverless_overrides,
+    spark_step,
+)
 from mlpipe.stacks.aws.waits import poll_seconds
 from mlpipe.tasks.features import declared_datasets, xcom_template
 
@@ -80,25 +93,25 @@ class AwsFeatures:
         if dag_id not in self._clusters:
             cluster = self.emr.cluster
             poll = poll_seconds(self.cfg, defaults.EMR_CLUSTER_POLL_SECONDS)
-            create = emr.FeaturesClusterOperator(
+            create = FeaturesClusterOperator(
                 task_id=CREATE_CLUSTER_TASK_ID,
                 emr_conn_id=None,  # the whole RunJobFlow request is below; nothing merged from a connection
-                job_flow_overrides=emr.job_flow_overrides(self.cfg, self.code, self.cfg_hash),
+                job_flow_overrides=job_flow_overrides(self.cfg, self.code, self.cfg_hash),
                 wait_for_completion=True,  # until WAITING: bootstrap actions done, ready for steps
                 waiter_delay=poll,
-                waiter_max_attempts=emr.attempts(cluster.ready_timeout_minutes, poll),
+                waiter_max_attempts=attempts(cluster.ready_timeout_minutes, poll),
                 deferrable=True,
                 terminate_job_flow_on_failure=True,
                 execution_timeout=dt.timedelta(minutes=cluster.ready_timeout_minutes) + TIMEOUT_SLACK,
                 **self.aws,
             )
-            terminate = emr.TerminateClusterOperator(
+            terminate = TerminateClusterOperator(
                 task_id=TERMINATE_CLUSTER_TASK_ID,
                 job_flow_id=JOB_FLOW_ID,
                 trigger_rule=TriggerRule.ALL_DONE,
                 deferrable=True,
                 waiter_delay=poll,
-                waiter_max_attempts=emr.attempts(30, poll),
+                waiter_max_attempts=attempts(30, poll),
                 **self.aws,
             )
             spec >> create >> terminate
@@ -109,10 +122,10 @@ class AwsFeatures:
         create, terminate = self._cluster_tasks(spec)
         poll = poll_seconds(self.cfg, self.emr.step_poll_seconds)
         with TaskGroup(group_id=step, tooltip=f"{step}: EMR step spark-submit main.py --step {step}") as group:
-            add = emr.FeaturesStepOperator(
+            add = FeaturesStepOperator(
                 task_id="add_step",
                 job_flow_id=JOB_FLOW_ID,
-                steps=[emr.spark_step(self.cfg, self.code, step, self.cfg_hash)],
+                steps=[spark_step(self.cfg, self.code, step, self.cfg_hash)],
                 wait_for_completion=False,
                 **self.aws,
             )
@@ -122,7 +135,7 @@ class AwsFeatures:
                 step_id=xcom_template(add.task_id, then="[0]"),
                 deferrable=True,
                 poke_interval=poll,
-                max_attempts=emr.attempts(self.emr.step_timeout_minutes, poll),
+                max_attempts=attempts(self.emr.step_timeout_minutes, poll),
                 timeout=self._step_timeout().total_seconds(),
                 execution_timeout=self._step_timeout() + TIMEOUT_SLACK,
                 **self.aws,
@@ -136,19 +149,19 @@ class AwsFeatures:
         assert serverless is not None
         poll = poll_seconds(self.cfg, self.emr.step_poll_seconds)
         with TaskGroup(group_id=step, tooltip=f"{step}: EMR Serverless job run main.py --step {step}") as group:
-            run = emr.FeaturesJobRunOperator(
+            run = FeaturesJobRunOperator(
                 task_id="job_run",
                 application_id=serverless.application_id,
                 execution_role_arn=serverless.execution_role_arn,
-                job_driver=emr.serverless_job_driver(self.cfg, self.code, step),
-                configuration_overrides=emr.serverless_overrides(self.cfg),
-                config=emr.serverless_extra(self.cfg),
-                name=emr.job_name(step, self.cfg_hash),
-                client_request_token=emr.job_name(step, self.cfg_hash),
+                job_driver=serverless_job_driver(self.cfg, self.code, step),
+                configuration_overrides=serverless_overrides(self.cfg),
+                config=serverless_extra(self.cfg),
+                name=job_name(step, self.cfg_hash),
+                client_request_token=job_name(step, self.cfg_hash),
                 wait_for_completion=True,
                 deferrable=True,
                 waiter_delay=poll,
-                waiter_max_attempts=emr.attempts(self.emr.step_timeout_minutes, poll),
+                waiter_max_attempts=attempts(self.emr.step_timeout_minutes, poll),
                 execution_timeout=self._step_timeout() + TIMEOUT_SLACK,
                 **self.aws,
             )
@@ -158,4 +171,4 @@ class AwsFeatures:
     # ---- the Glue Data Catalog ----------------------------------------------------------------------------
 
     def publish(self, spec: Any) -> list[Any]:
-        return athena.register_partitions(self.cfg, declared_datasets(self.cfg), **self.aws)
+        return register_partitions(self.cfg, declared_datasets(self.cfg), **self.aws)
