@@ -58,7 +58,7 @@ TASK_BODY_CALLS: list[tuple[str, str, dict[str, Any]]] = [
     ("s3", "HeadObject", {"Bucket": "acme-ml-code-dev", "Key": "training/sourcedir.tar.gz"}),
     # ml_deployment: resolve_version, prepare_transform_input, smoke_test
     ("sagemaker-runtime", "InvokeEndpoint", {"EndpointName": "mlpipe-churn-dev"}),
-    # ml_monitoring (mlpipe.stacks.aws.monitoring, mlpipe.tasks.monitoring; tests/aws/test_monitoring_on_moto.py
+    # ml_monitoring (mlpipe.stacks.monitoring, mlpipe.tasks.monitoring; tests/aws/test_monitoring_on_moto.py
     # runs them on moto): the serving model through the endpoint, else the newest Approved package; its
     # model.tar.gz and lineage, the gold partition and the capture read from S3; the report and state written
     ("sagemaker", "DescribeEndpoint", {"EndpointName": "mlpipe-churn-dev"}),

@@ -6,8 +6,8 @@ from mlpipe.config import PipelineConfig
 from mlpipe.stacks.aws.deployment import AwsDeployment
 from mlpipe.stacks.aws.features import AwsFeatures
 from mlpipe.stacks.aws.ingestion import AwsIngestion
-from mlpipe.stacks.aws.monitoring import AwsMonitoring
 from mlpipe.stacks.aws.training import AwsTraining
+from mlpipe.stacks.monitoring import DriftMonitoring
 
 
 class AwsStack:
@@ -19,4 +19,4 @@ class AwsStack:
         self.features = AwsFeatures(cfg)
         self.training = AwsTraining(cfg)
         self.deployment = AwsDeployment(cfg)
-        self.monitoring = AwsMonitoring(cfg)
+        self.monitoring = DriftMonitoring(cfg)

@@ -6,8 +6,8 @@ from mlpipe.config import PipelineConfig
 from mlpipe.stacks.local.deployment import LocalDeployment
 from mlpipe.stacks.local.features import LocalFeatures
 from mlpipe.stacks.local.ingestion import LocalIngestion
-from mlpipe.stacks.local.monitoring import LocalMonitoring
 from mlpipe.stacks.local.training import LocalTraining
+from mlpipe.stacks.monitoring import DriftMonitoring
 
 
 class LocalStack:
@@ -19,4 +19,4 @@ class LocalStack:
         self.features = LocalFeatures(cfg)
         self.training = LocalTraining(cfg)
         self.deployment = LocalDeployment(cfg)
-        self.monitoring = LocalMonitoring(cfg)
+        self.monitoring = DriftMonitoring(cfg)

@@ -1,6 +1,7 @@
-"""Local monitoring (build time): ml_monitoring's two tasks, whose bodies (:mod:`mlpipe.tasks.monitoring`) are
-the same on both stacks; the serving model comes from the local endpoint's live state file or the local
-registry, through :mod:`mlpipe.services`."""
+"""ml_monitoring's tasks (build time), the same on both stacks: the bodies (:mod:`mlpipe.tasks.monitoring`)
+find the serving model, read the live data and write the reports through :mod:`mlpipe.services`, which is
+where the stacks differ (the SageMaker endpoint and registry and S3, or the local endpoint's live state file,
+the local registry and the filesystem)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from mlpipe.dagkit import retrain_asset
 from mlpipe.tasks.monitoring import CHECK_TASK_ID, RETRAIN_TASK_ID, check_drift, request_retraining
 
 
-class LocalMonitoring:
+class DriftMonitoring:
     def __init__(self, cfg: PipelineConfig) -> None:
         self.cfg = cfg
 
