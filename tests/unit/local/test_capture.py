@@ -9,11 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from mlpipe.local.capture import CaptureConfig, CaptureWriter, Sampler, capture_path
 
 
+@settings(deadline=None)  # what it checks is the count; timing under a loaded CI machine is not
 @given(pct=st.floats(0, 100), n=st.integers(0, 3000))
 def test_sampling_captures_exactly_the_fraction(pct: float, n: int) -> None:
     sample = Sampler(pct)
